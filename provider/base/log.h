@@ -17,15 +17,25 @@ enum class Level { kTrace, kDebug, kInfo, kWarn, kError };
 // by TF_LOG itself, so the provider sends everything it is asked to log.
 void SetMinLevel(Level level);
 
-// Writes one line: {"@level":..., "@message":..., "@timestamp":..., "@module": "pvek8s", ...fields}.
-// `fields` must be an object (or null). Never pass secrets in either argument.
+// Writes one line: {"@level":..., "@message":..., "@timestamp":..., "@module": "pvek8s",
+// ...fields}. `fields` must be an object (or null). Never pass secrets in either argument.
 void Write(Level level, std::string_view message, const nlohmann::json& fields = nullptr);
 
-inline void Trace(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kTrace, m, f); }
-inline void Debug(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kDebug, m, f); }
-inline void Info(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kInfo, m, f); }
-inline void Warn(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kWarn, m, f); }
-inline void Error(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kError, m, f); }
+inline void Trace(std::string_view m, const nlohmann::json& f = nullptr) {
+  Write(Level::kTrace, m, f);
+}
+inline void Debug(std::string_view m, const nlohmann::json& f = nullptr) {
+  Write(Level::kDebug, m, f);
+}
+inline void Info(std::string_view m, const nlohmann::json& f = nullptr) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warn(std::string_view m, const nlohmann::json& f = nullptr) {
+  Write(Level::kWarn, m, f);
+}
+inline void Error(std::string_view m, const nlohmann::json& f = nullptr) {
+  Write(Level::kError, m, f);
+}
 
 // Formats `when` (seconds since the epoch, microseconds) as Terraform expects:
 // 2006-01-02T15:04:05.000000Z07:00 in UTC, e.g. "2026-11-30T03:54:34.123456Z".

@@ -94,7 +94,7 @@ inline Status InternalError(std::string m) { return Status(StatusCode::kInternal
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : rep_(std::move(value)) {}  // NOLINT: implicit by design.
+  StatusOr(T value) : rep_(std::move(value)) {}        // NOLINT: implicit by design.
   StatusOr(Status status) : rep_(std::move(status)) {  // NOLINT: implicit by design.
     if (std::get<Status>(rep_).ok()) {
       rep_ = InternalError("StatusOr constructed from an OK status");
