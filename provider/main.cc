@@ -1,0 +1,23 @@
+// terraform-provider-proxmox: Terraform starts this binary; see README.md.
+#include <cstring>
+
+#include "provider/framework/server.h"
+#include "provider/plugin/serve.h"
+#include "provider/resources/proxmox_provider.h"
+
+int main(int argc, char** argv) {
+  pvek8s::plugin::ServeOptions options;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--debug") == 0) {
+      options.debug = true;
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("terraform-provider-proxmox %s\n", pvek8s::resources::kProviderVersion);
+      return 0;
+    } else {
+      std::fprintf(stderr, "usage: %s [--debug | --version]\n", argv[0]);
+      return 2;
+    }
+  }
+  pvek8s::framework::Server server(pvek8s::resources::NewProxmoxProvider());
+  return pvek8s::plugin::Serve(&server, options);
+}

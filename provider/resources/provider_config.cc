@@ -1,0 +1,285 @@
+#include "provider/resources/provider_config.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "provider/framework/validators.h"
+
+namespace pvek8s::resources {
+
+using framework::Attribute;
+using framework::Diagnostics;
+using framework::NestedBlock;
+using tftypes::AttributePath;
+using tftypes::Type;
+using tftypes::Value;
+
+namespace {
+
+constexpr char kTokenIdPattern[] = R"([^\s:/@!]+@[A-Za-z][A-Za-z0-9._-]*![A-Za-z][A-Za-z0-9._-]*)";
+constexpr char kUserPattern[] = R"([^\s:/@!]+@[A-Za-z][A-Za-z0-9._-]*)";
+constexpr char kUuidPattern[] =
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+bool IsPemCertificate(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!cert) return false;
+  X509_free(cert);
+  return true;
+}
+
+framework::Validator EndpointValidator() {
+  return [](const Value& v, const AttributePath& path, Diagnostics& diags) {
+    static const std::regex re(R"(https://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/api2/json)?/?)");
+    if (!std::regex_match(v.AsString(), re)) {
+      diags.AddError("Invalid Proxmox VE endpoint",
+                     "\"" + v.AsString() +
+                         "\" is not an https URL of a Proxmox VE API, such as "
+                         "https://pve1.example.com:8006. Proxmox serves its API over HTTPS only.",
+                     path);
+    }
+  };
+}
+
+framework::Validator FingerprintValidator() {
+  return [](const Value& v, const AttributePath& path, Diagnostics& diags) {
+    if (!NormalizeFingerprint(v.AsString())) {
+      diags.AddError("Invalid TLS fingerprint",
+                     "Expected the SHA-256 fingerprint of the server certificate: 64 hex digits, "
+                     "optionally separated by colons (as `pvenode cert info` prints it).",
+                     path);
+    }
+  };
+}
+
+framework::Validator CaPemValidator() {
+  return [](const Value& v, const AttributePath& path, Diagnostics& diags) {
+    if (!IsPemCertificate(v.AsString())) {
+      diags.AddError("Invalid CA certificate",
+                     "ca_pem must hold a PEM certificate (-----BEGIN CERTIFICATE----- ...).", path);
+    }
+  };
+}
+
+std::optional<bool> ParseBool(const std::string& s) {
+  if (s == "1" || s == "true" || s == "TRUE" || s == "True" || s == "yes") return true;
+  if (s == "0" || s == "false" || s == "FALSE" || s == "False" || s == "no" || s.empty()) {
+    return false;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+framework::Schema ProviderSchema() {
+  framework::Schema s;
+  s.block.description =
+      "Connects to a Proxmox VE cluster. Every setting may instead come from its PROXMOX_VE_* "
+      "environment variable. No connection is made until a resource or data source needs one, "
+      "so a configuration using only `proxmox_k8s_cluster` needs no settings at all.";
+  s.block.attributes = {
+      {.name = "endpoint",
+       .type = Type::String(),
+       .description = "URL of the Proxmox VE API, e.g. `https://pve1.example.com:8006`. "
+                      "Environment: `PROXMOX_VE_ENDPOINT`.",
+       .optional = true,
+       .validators = {EndpointValidator()}},
+      {.name = "api_token_id",
+       .type = Type::String(),
+       .description = "API token id, `USER@REALM!TOKENID`. Environment: "
+                      "`PROXMOX_VE_API_TOKEN_ID` (or `PROXMOX_VE_API_TOKEN` as `ID=SECRET`).",
+       .optional = true,
+       .validators = {framework::Matches(kTokenIdPattern, "USER@REALM!TOKENID")}},
+      {.name = "api_token_secret",
+       .type = Type::String(),
+       .description = "API token secret (a UUID). Environment: `PROXMOX_VE_API_TOKEN_SECRET`.",
+       .optional = true,
+       .sensitive = true,
+       .validators = {framework::Matches(kUuidPattern, "a UUID as Proxmox VE issues them")}},
+      {.name = "username",
+       .type = Type::String(),
+       .description = "User for ticket authentication, `USER@REALM`, when no API token is "
+                      "used. Environment: `PROXMOX_VE_USERNAME`.",
+       .optional = true,
+       .validators = {framework::Matches(kUserPattern, "USER@REALM, e.g. terraform@pve")}},
+      {.name = "password",
+       .type = Type::String(),
+       .description = "Password for ticket authentication. Environment: `PROXMOX_VE_PASSWORD`.",
+       .optional = true,
+       .sensitive = true},
+      {.name = "timeout",
+       .type = Type::String(),
+       .description = "Timeout of one API request, as a duration such as `60s` (default). "
+                      "Environment: `PROXMOX_VE_TIMEOUT`.",
+       .optional = true,
+       .validators = {framework::Duration(1)}},
+  };
+  s.block.blocks = {
+      {.type_name = "tls",
+       .nesting = NestedBlock::Nesting::kSingle,
+       .block = {.attributes =
+                     {
+                         {.name = "insecure",
+                          .type = Type::Bool(),
+                          .description = "Skip verification of the server certificate. Unsafe; "
+                                         "prefer `ca_pem` or `fingerprint_sha256`. Environment: "
+                                         "`PROXMOX_VE_INSECURE`.",
+                          .optional = true},
+                         {.name = "ca_pem",
+                          .type = Type::String(),
+                          .description = "PEM certificate of the CA that signed the server "
+                                         "certificate (for Proxmox: `/etc/pve/pve-root-ca.pem`). "
+                                         "Environment: `PROXMOX_VE_CA_PEM`.",
+                          .optional = true,
+                          .validators = {CaPemValidator()}},
+                         {.name = "fingerprint_sha256",
+                          .type = Type::String(),
+                          .description = "Pin the server certificate by its SHA-256 fingerprint "
+                                         "instead of a CA. Environment: "
+                                         "`PROXMOX_VE_TLS_FINGERPRINT`.",
+                          .optional = true,
+                          .validators = {FingerprintValidator()}},
+                     },
+                 .description = "How the server certificate is verified. Verification is on by "
+                                "default against the system CA store."}},
+  };
+  return s;
+}
+
+void ValidateProviderConfig(const Value& config, Diagnostics& diags) {
+  const Value& tls = config.Attr("tls");
+  bool insecure = tls.GetBool("insecure").value_or(false);
+  if (insecure && (tls.GetString("ca_pem") || tls.GetString("fingerprint_sha256"))) {
+    diags.AddError("Conflicting TLS settings",
+                   "insecure = true disables verification, so ca_pem and fingerprint_sha256 "
+                   "would be ignored. Set one or the other.",
+                   AttributePath("tls").Attr("insecure"));
+  }
+  bool token = !config.Attr("api_token_id").IsNull() || !config.Attr("api_token_secret").IsNull();
+  bool user = !config.Attr("username").IsNull() || !config.Attr("password").IsNull();
+  if (token && user) {
+    diags.AddError("Conflicting credentials",
+                   "Use either an API token (api_token_id + api_token_secret) or a user "
+                   "(username + password), not both.",
+                   AttributePath("username"));
+  }
+  auto pair = [&](const char* a, const char* b) {
+    const Value& va = config.Attr(a);
+    const Value& vb = config.Attr(b);
+    if (!va.IsNull() && va.IsKnown() && vb.IsNull()) {
+      diags.AddError(std::string("Missing ") + b,
+                     std::string(b) + " is required when " + a + " is set.", AttributePath(b));
+    }
+  };
+  pair("api_token_id", "api_token_secret");
+  pair("api_token_secret", "api_token_id");
+  pair("username", "password");
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::optional<std::string> NormalizeFingerprint(std::string_view text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 64) return std::nullopt;
+  return hex;
+}
+
+StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLookup& env,
+                                               Diagnostics& diags) {
+  auto pick = [&](const Value& obj, const char* attr,
+                  const char* var) -> std::optional<std::string> {
+    if (auto v = obj.GetString(attr)) return v;
+    return env(var);
+  };
+  ConnectionSettings s;
+  auto endpoint = pick(config, "endpoint", "PROXMOX_VE_ENDPOINT");
+  if (!endpoint || endpoint->empty()) {
+    return InvalidArgumentError(
+        "No Proxmox VE endpoint: set `endpoint` in the provider block or PROXMOX_VE_ENDPOINT.");
+  }
+  s.endpoint = *endpoint;
+  while (!s.endpoint.empty() && s.endpoint.back() == '/') s.endpoint.pop_back();
+  if (s.endpoint.size() > 10 && s.endpoint.ends_with("/api2/json")) {
+    s.endpoint.resize(s.endpoint.size() - 10);
+  }
+  if (!s.endpoint.starts_with("https://")) {
+    return InvalidArgumentError("endpoint \"" + s.endpoint + "\" must start with https://");
+  }
+
+  s.api_token_id = pick(config, "api_token_id", "PROXMOX_VE_API_TOKEN_ID").value_or("");
+  s.api_token_secret = pick(config, "api_token_secret", "PROXMOX_VE_API_TOKEN_SECRET").value_or("");
+  if (s.api_token_id.empty() && s.api_token_secret.empty()) {
+    if (auto combined = env("PROXMOX_VE_API_TOKEN")) {
+      size_t eq = combined->find('=');
+      if (eq == std::string::npos) {
+        return InvalidArgumentError("PROXMOX_VE_API_TOKEN must be USER@REALM!TOKENID=SECRET");
+      }
+      s.api_token_id = combined->substr(0, eq);
+      s.api_token_secret = combined->substr(eq + 1);
+    }
+  }
+  s.username = pick(config, "username", "PROXMOX_VE_USERNAME").value_or("");
+  s.password = pick(config, "password", "PROXMOX_VE_PASSWORD").value_or("");
+  bool have_token = !s.api_token_id.empty() && !s.api_token_secret.empty();
+  bool have_user = !s.username.empty() && !s.password.empty();
+  if (!have_token && !have_user) {
+    return InvalidArgumentError(
+        "No Proxmox VE credentials: set api_token_id + api_token_secret (or "
+        "PROXMOX_VE_API_TOKEN_ID / PROXMOX_VE_API_TOKEN_SECRET), or username + password.");
+  }
+  if (have_token && !std::regex_match(s.api_token_id, std::regex(kTokenIdPattern))) {
+    return InvalidArgumentError("api_token_id must look like USER@REALM!TOKENID");
+  }
+  if (have_token) {
+    s.username.clear();
+    s.password.clear();
+  }
+
+  const Value& tls = config.Attr("tls");
+  if (auto b = tls.GetBool("insecure")) {
+    s.insecure = *b;
+  } else if (auto e = env("PROXMOX_VE_INSECURE")) {
+    auto parsed = ParseBool(*e);
+    if (!parsed) return InvalidArgumentError("PROXMOX_VE_INSECURE must be true or false");
+    s.insecure = *parsed;
+  }
+  s.ca_pem = pick(tls, "ca_pem", "PROXMOX_VE_CA_PEM").value_or("");
+  if (!s.ca_pem.empty() && !IsPemCertificate(s.ca_pem)) {
+    return InvalidArgumentError("the CA certificate (tls.ca_pem or PROXMOX_VE_CA_PEM) is not PEM");
+  }
+  if (auto fp = pick(tls, "fingerprint_sha256", "PROXMOX_VE_TLS_FINGERPRINT")) {
+    auto norm = NormalizeFingerprint(*fp);
+    if (!norm) return InvalidArgumentError("the TLS fingerprint is not a SHA-256 fingerprint");
+    s.fingerprint_sha256 = *norm;
+  }
+  if (s.insecure) {
+    diags.AddWarning("TLS verification is disabled",
+                     "The provider will accept any certificate from " + s.endpoint +
+                         ". Pin the server with tls.fingerprint_sha256 or tls.ca_pem instead.",
+                     AttributePath("tls").Attr("insecure"));
+  }
+  if (auto t = pick(config, "timeout", "PROXMOX_VE_TIMEOUT")) {
+    auto secs = framework::ParseDurationSeconds(*t);
+    if (!secs.ok()) return secs.status().WithPrefix("timeout");
+    s.timeout_seconds = *secs;
+  }
+  return s;
+}
+
+}  // namespace pvek8s::resources
