@@ -1,0 +1,356 @@
+#include "acceptance-tests/pvesim/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include <cstdio>
+#include <ctime>
+#include <regex>
+
+#include "provider/base/encoding.h"
+
+namespace pvek8s::pvesim {
+namespace {
+
+constexpr int64_t kTicketLifetime = 2 * 3600;
+
+const std::vector<std::string>& AllPrivs() {
+  static const std::vector<std::string>* privs =
+      new std::vector<std::string>{"Datastore.Allocate",
+                                   "Datastore.AllocateSpace",
+                                   "Datastore.AllocateTemplate",
+                                   "Datastore.Audit",
+                                   "Group.Allocate",
+                                   "Mapping.Audit",
+                                   "Mapping.Modify",
+                                   "Mapping.Use",
+                                   "Permissions.Modify",
+                                   "Pool.Allocate",
+                                   "Pool.Audit",
+                                   "Realm.Allocate",
+                                   "Realm.AllocateUser",
+                                   "SDN.Allocate",
+                                   "SDN.Audit",
+                                   "SDN.Use",
+                                   "Sys.AccessNetwork",
+                                   "Sys.Audit",
+                                   "Sys.Console",
+                                   "Sys.Incoming",
+                                   "Sys.Modify",
+                                   "Sys.PowerMgmt",
+                                   "Sys.Syslog",
+                                   "User.Modify",
+                                   "VM.Allocate",
+                                   "VM.Audit",
+                                   "VM.Backup",
+                                   "VM.Clone",
+                                   "VM.Config.CDROM",
+                                   "VM.Config.CPU",
+                                   "VM.Config.Cloudinit",
+                                   "VM.Config.Disk",
+                                   "VM.Config.HWType",
+                                   "VM.Config.Memory",
+                                   "VM.Config.Network",
+                                   "VM.Config.Options",
+                                   "VM.Console",
+                                   "VM.Migrate",
+                                   "VM.Monitor",
+                                   "VM.PowerMgmt",
+                                   "VM.Snapshot",
+                                   "VM.Snapshot.Rollback"};
+  return *privs;
+}
+
+// Built-in roles, as shipped by pve-access-control (PVE 8).
+std::set<std::string> RolePrivs(const std::string& role) {
+  std::set<std::string> out;
+  auto add_prefix = [&](std::string_view prefix) {
+    for (const std::string& p : AllPrivs()) {
+      if (p.starts_with(prefix)) out.insert(p);
+    }
+  };
+  if (role == "Administrator") {
+    out.insert(AllPrivs().begin(), AllPrivs().end());
+  } else if (role == "PVEAdmin") {
+    out.insert(AllPrivs().begin(), AllPrivs().end());
+    for (const char* p : {"Permissions.Modify", "Realm.Allocate", "Sys.Modify"}) out.erase(p);
+  } else if (role == "PVEVMAdmin") {
+    add_prefix("VM.");
+  } else if (role == "PVEVMUser") {
+    out = {"VM.Audit",   "VM.Backup",   "VM.Config.CDROM", "VM.Config.Cloudinit",
+           "VM.Console", "VM.PowerMgmt"};
+  } else if (role == "PVEAuditor") {
+    out = {"Datastore.Audit", "Mapping.Audit", "Pool.Audit", "SDN.Audit", "Sys.Audit", "VM.Audit"};
+  } else if (role == "PVEDatastoreAdmin") {
+    out = {"Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate",
+           "Datastore.Audit"};
+  } else if (role == "PVEDatastoreUser") {
+    out = {"Datastore.AllocateSpace", "Datastore.Audit"};
+  } else if (role == "PVEPoolAdmin") {
+    out = {"Pool.Allocate", "Pool.Audit"};
+  } else if (role == "PVEPoolUser") {
+    out = {"Pool.Audit"};
+  } else if (role == "PVESDNUser") {
+    out = {"SDN.Audit", "SDN.Use"};
+  } else if (role == "NoAccess") {
+  } else {
+    for (const std::string& p : AllPrivs()) {
+      if (p == role) out.insert(p);
+    }
+  }
+  return out;
+}
+
+bool ValidUserid(std::string_view u) {
+  static const std::regex re(R"([^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+)");
+  return std::regex_match(u.begin(), u.end(), re);
+}
+
+std::string HexTime(int64_t t) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08llX", static_cast<unsigned long long>(t));
+  return buf;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The value of cookie `name` in a Cookie header, or nullopt.
+std::optional<std::string> CookieValue(std::string_view header, std::string_view name) {
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view part = header.substr(pos, end - pos);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=') {
+      return std::string(part.substr(name.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status AddUserSpec(AuthConfig* config, std::string_view spec) {
+  size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) {
+    return InvalidArgumentError("--user wants USER@REALM:PASSWORD, got '" + std::string(spec) +
+                                "'");
+  }
+  std::string user(spec.substr(0, colon));
+  if (!ValidUserid(user)) return InvalidArgumentError("invalid user id '" + user + "'");
+  config->passwords[user] = std::string(spec.substr(colon + 1));
+  return Status::Ok();
+}
+
+Status AddTokenSpec(AuthConfig* config, std::string_view spec) {
+  AuthConfig::Token t;
+  std::string s(spec);
+  if (size_t comma = s.find(",privsep="); comma != std::string::npos) {
+    std::string v = s.substr(comma + 9);
+    if (v != "0" && v != "1") return InvalidArgumentError("privsep must be 0 or 1");
+    t.privsep = v == "1";
+    s.resize(comma);
+  }
+  size_t bang = s.find('!');
+  size_t eq = s.rfind('=');
+  if (bang == std::string::npos || eq == std::string::npos || eq < bang) {
+    return InvalidArgumentError("--token wants USER@REALM!ID=SECRET, got '" + std::string(spec) +
+                                "'");
+  }
+  t.userid = s.substr(0, bang);
+  t.tokenid = s.substr(bang + 1, eq - bang - 1);
+  t.secret = s.substr(eq + 1);
+  static const std::regex id_re(R"([A-Za-z][A-Za-z0-9\.\-_]+)");
+  if (!ValidUserid(t.userid) || !std::regex_match(t.tokenid, id_re) || t.secret.empty()) {
+    return InvalidArgumentError("invalid token spec '" + std::string(spec) + "'");
+  }
+  config->tokens.push_back(std::move(t));
+  return Status::Ok();
+}
+
+Status AddAclSpec(AuthConfig* config, std::string_view spec) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : spec) {
+    if (c == ':') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  if (parts.size() < 3 || parts.size() > 4 || parts[0].empty() || parts[0][0] != '/' ||
+      parts[1].empty() || parts[2].empty() ||
+      (parts.size() == 4 && parts[3] != "0" && parts[3] != "1")) {
+    return InvalidArgumentError("--acl wants PATH:ROLES:SUBJECT[:PROPAGATE], got '" +
+                                std::string(spec) + "'");
+  }
+  AuthConfig::Acl acl{parts[0], parts[1], parts[2], parts.size() < 4 || parts[3] == "1"};
+  if (acl.path.size() > 1 && acl.path.back() == '/') acl.path.pop_back();
+  config->acls.push_back(std::move(acl));
+  return Status::Ok();
+}
+
+Auth::Auth(AuthConfig config, std::string key) : config_(std::move(config)), key_(std::move(key)) {
+  for (const auto& acl : config_.acls) subjects_with_acl_.insert(acl.subject);
+}
+
+std::string Auth::Sign(std::string_view data) const {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(out), len), false);
+}
+
+AuthOutcome Auth::Authenticate(const HttpRequest& request, std::string_view method,
+                               Identity* identity) const {
+  const std::string* authz = request.Header("authorization");
+  if (authz != nullptr) {
+    static const std::regex token_re(R"((?:^|\s)PVEAPIToken(?:=| )([^;]*))");
+    std::smatch m;
+    if (std::regex_search(*authz, m, token_re)) {
+      std::optional<std::string> value = UrlDecode(m[1].str(), false);
+      if (!value) return AuthOutcome::kFailed;
+      size_t eq = value->rfind('=');
+      if (eq == std::string::npos) return AuthOutcome::kFailed;
+      std::string full_id = value->substr(0, eq);
+      std::string secret = value->substr(eq + 1);
+      size_t bang = full_id.find('!');
+      if (bang == std::string::npos) return AuthOutcome::kFailed;
+      for (const auto& t : config_.tokens) {
+        if (t.userid == full_id.substr(0, bang) && t.tokenid == full_id.substr(bang + 1) &&
+            ConstantTimeEquals(t.secret, secret)) {
+          identity->userid = t.userid;
+          identity->tokenid = t.tokenid;
+          return AuthOutcome::kOk;  // Tokens never need a CSRF token.
+        }
+      }
+      return AuthOutcome::kFailed;
+    }
+  }
+  std::optional<std::string> ticket;
+  if (const std::string* cookie = request.Header("cookie")) {
+    ticket = CookieValue(*cookie, "PVEAuthCookie");
+  }
+  if (!ticket && authz != nullptr) ticket = CookieValue(*authz, "PVEAuthCookie");
+  if (!ticket) return AuthOutcome::kNoTicket;
+  std::optional<std::string> decoded = UrlDecode(*ticket, false);
+  if (!decoded) return AuthOutcome::kFailed;
+  // PVE:<userid>:<HEXTIME>::<signature>
+  static const std::regex ticket_re(R"(PVE:([^:\s]+):([0-9A-F]{8})::(\S+))");
+  std::smatch m;
+  if (!std::regex_match(*decoded, m, ticket_re)) return AuthOutcome::kFailed;
+  std::string userid = m[1].str();
+  std::string hex = m[2].str();
+  if (!ConstantTimeEquals(Sign("PVE:" + userid + ":" + hex), m[3].str())) {
+    return AuthOutcome::kFailed;
+  }
+  int64_t t = std::stoll(hex, nullptr, 16);
+  int64_t now = std::time(nullptr);
+  if (now - t > kTicketLifetime || t - now > 300) return AuthOutcome::kFailed;
+  if (!config_.passwords.contains(userid)) return AuthOutcome::kFailed;
+  if (method != "GET") {
+    const std::string* csrf = request.Header("csrfpreventiontoken");
+    if (csrf == nullptr) return AuthOutcome::kInvalidCsrf;
+    size_t colon = csrf->find(':');
+    if (colon == std::string::npos) return AuthOutcome::kInvalidCsrf;
+    std::string ctime_hex = csrf->substr(0, colon);
+    if (!ConstantTimeEquals(Sign("CSRF:" + ctime_hex + ":" + userid), csrf->substr(colon + 1))) {
+      return AuthOutcome::kInvalidCsrf;
+    }
+  }
+  identity->userid = userid;
+  identity->tokenid.clear();
+  return AuthOutcome::kOk;
+}
+
+std::optional<Ticket> Auth::Login(std::string_view username, std::string_view password,
+                                  std::string_view realm) const {
+  std::string user(username);
+  if (user.find('@') == std::string::npos && !realm.empty()) user += "@" + std::string(realm);
+  auto it = config_.passwords.find(user);
+  if (it == config_.passwords.end()) return std::nullopt;
+  bool ok = ConstantTimeEquals(it->second, password);
+  if (!ok && password.starts_with("PVE:")) {
+    HttpRequest renew;
+    renew.headers.emplace_back("cookie", "PVEAuthCookie=" + std::string(password));
+    Identity who;
+    ok = Authenticate(renew, "GET", &who) == AuthOutcome::kOk && who.userid == user;
+  }
+  if (!ok) return std::nullopt;
+  std::string hex = HexTime(std::time(nullptr));
+  Ticket t;
+  t.username = user;
+  t.ticket = "PVE:" + user + ":" + hex + "::" + Sign("PVE:" + user + ":" + hex);
+  t.csrf_token = hex + ":" + Sign("CSRF:" + hex + ":" + user);
+  return t;
+}
+
+std::set<std::string> Auth::SubjectPrivs(std::string_view subject, std::string_view path) const {
+  // Walk "/" -> "/vms" -> "/vms/100"; the deepest level with entries for the
+  // subject decides (inherited entries only when they propagate).
+  std::vector<std::string> levels = {"/"};
+  std::string acc;
+  size_t pos = 1;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    acc += "/" + std::string(path.substr(pos, slash - pos));
+    levels.push_back(acc);
+    pos = slash + 1;
+  }
+  std::set<std::string> current;
+  for (const std::string& level : levels) {
+    bool found = false;
+    std::set<std::string> here;
+    for (const auto& acl : config_.acls) {
+      if (acl.subject != subject || acl.path != level) continue;
+      if (!acl.propagate && level != levels.back()) continue;
+      found = true;
+      size_t start = 0;
+      while (start <= acl.roles.size()) {
+        size_t plus = acl.roles.find('+', start);
+        if (plus == std::string::npos) plus = acl.roles.size();
+        auto privs = RolePrivs(acl.roles.substr(start, plus - start));
+        here.insert(privs.begin(), privs.end());
+        start = plus + 1;
+      }
+    }
+    if (found) current = std::move(here);
+  }
+  return current;
+}
+
+std::set<std::string> Auth::Privileges(const Identity& who, std::string_view path) const {
+  std::set<std::string> user_privs;
+  if (who.userid == "root@pam" || !subjects_with_acl_.contains(who.userid)) {
+    // root@pam is all-powerful; other users without any ACL entry are
+    // administrators, which keeps the simple command lines simple.
+    user_privs.insert(AllPrivs().begin(), AllPrivs().end());
+  } else {
+    user_privs = SubjectPrivs(who.userid, path);
+  }
+  if (!who.via_token()) return user_privs;
+  const AuthConfig::Token* token = nullptr;
+  for (const auto& t : config_.tokens) {
+    if (t.userid == who.userid && t.tokenid == who.tokenid) token = &t;
+  }
+  if (token == nullptr || !token->privsep) return user_privs;
+  std::set<std::string> out;
+  for (const std::string& p : SubjectPrivs(who.TaskUser(), path)) {
+    if (user_privs.contains(p)) out.insert(p);
+  }
+  return out;
+}
+
+bool Auth::HasPriv(const Identity& who, std::string_view path, std::string_view priv) const {
+  return Privileges(who, path).contains(std::string(priv));
+}
+
+}  // namespace pvek8s::pvesim

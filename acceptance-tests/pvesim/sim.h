@@ -1,0 +1,279 @@
+// The simulated Proxmox VE cluster behind pvesim's HTTPS API: nodes, storages,
+// VMs with pending changes, tasks with real UPIDs, locks, the guest agent and
+// /cluster/resources lag, persisted as JSON files in a data directory.
+#ifndef ACCEPTANCE_TESTS_PVESIM_SIM_H_
+#define ACCEPTANCE_TESTS_PVESIM_SIM_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "acceptance-tests/pvesim/auth.h"
+#include "acceptance-tests/pvesim/faults.h"
+#include "acceptance-tests/pvesim/http_server.h"
+#include "acceptance-tests/pvesim/params.h"
+#include "provider/base/status.h"
+
+namespace pvek8s::pvesim {
+
+// Durations in seconds. "fast" is all zeros (tasks finish before their UPID is
+// returned); "realistic" is documented in README.md.
+struct Timings {
+  double clone_base = 0;     // Every clone.
+  double clone_per_gib = 0;  // Full clones: per GiB of disk copied (holds the storage lock).
+  double linked_clone = 0;   // Linked clones: per disk.
+  double create = 0;
+  double start = 0;
+  double stop = 0;
+  double shutdown = 0;
+  double reboot = 0;
+  double destroy = 0;
+  double resize = 0;
+  double config = 0;              // POST config (async).
+  double agent = 0;               // Guest agent answers this long after start.
+  double resources_lag = 0;       // /cluster/resources name/status lag.
+  double auth_fail_delay = 0;     // Delay of every 401 (real Proxmox: 3 s).
+  double vm_lock_timeout = 10;    // lock_config for config, power, resize, destroy.
+  double clone_lock_timeout = 1;  // Clone's source and target locks.
+  double storage_lock_timeout = 10;
+
+  static std::optional<Timings> ForProfile(std::string_view name);
+  // Sets one field by name (the names above, without suffixes: "clone_base", ...).
+  bool Set(std::string_view name, double value);
+};
+
+struct SimOptions {
+  std::string data_dir;
+  std::vector<std::string> nodes = {"pve1", "pve2", "pve3"};
+  AuthConfig auth;
+  Timings timings;
+  std::vector<FaultSpec> faults;
+  uint64_t seed = 0;
+  bool seed_given = false;
+  std::string dhcp_cidr = "10.99.0.0/16";
+  bool legacy_errors = false;  // Omit "message" from error bodies (PVE < 8.3).
+  std::string version = "8.4.1";
+  std::string release = "8.4";
+};
+
+class Simulator {
+ public:
+  // Loads the state from options.data_dir (seeding templates on first start).
+  static StatusOr<std::unique_ptr<Simulator>> Create(SimOptions options);
+  ~Simulator();
+
+  // Answers one HTTP request. Thread-safe.
+  HttpResponse Handle(const HttpRequest& request);
+
+  // Stops background task processing; state is already on disk.
+  void Shutdown();
+
+  // Implementation details, defined in sim_internal.h.
+  struct Request;
+  struct Result;
+
+ private:
+  struct Volume {
+    std::string storage;
+    std::string name;  // e.g. vm-101-disk-0, base-9000-disk-0/vm-101-disk-0
+    int64_t size = 0;  // bytes
+    std::string format = "raw";
+    std::string content = "images";
+    int vmid = 0;
+    int64_t ctime = 0;
+    std::string volid() const { return storage + ":" + name; }
+  };
+  struct Snapshot {  // What pvestatd last saw (for /cluster/resources lag).
+    double at = 0;
+    std::string name;
+    std::string status;
+    int tmpl = 0;
+  };
+  struct Vm {
+    int vmid = 0;
+    std::string node;
+    std::map<std::string, std::string> conf;
+    std::map<std::string, std::string> pending;
+    std::set<std::string> pending_delete;
+    std::map<std::string, std::string> cloudinit;  // Values in the generated ISO.
+    bool cloudinit_generated = false;
+    bool running = false;
+    double started_at = 0;  // wall clock
+    std::string dhcp_ip;
+    std::map<std::string, Volume> volumes;  // volid -> volume, owned by this VM
+    std::vector<Snapshot> history;
+    bool creating = false;  // Temporary config of a clone/create in progress.
+  };
+  struct Task {
+    std::string upid;
+    std::string node;
+    std::string type;
+    std::string id;
+    std::string user;  // user@realm[!token]
+    uint32_t pid = 0;
+    uint32_t pstart = 0;
+    int64_t starttime = 0;
+    bool running = true;
+    int64_t endtime = 0;
+    std::string exitstatus;
+    std::vector<std::string> log;
+    int warnings = 0;
+  };
+  struct Pool {
+    std::string comment;
+    std::set<int> vms;
+    std::set<std::string> storage;
+  };
+  struct FileLock {
+    double exclusive_until = 0;
+    double shared_until = 0;
+  };
+  struct Storage {
+    std::string id;
+    std::string type;
+    std::string content;
+    int64_t total = 0;
+    bool shared = false;
+  };
+  using Handler = Result (Simulator::*)(Request&);
+
+  explicit Simulator(SimOptions options);
+  Status Load();
+  Status Seed();
+  void SaveVm(const Vm& vm);
+  void RemoveVmFile(int vmid);
+  void SaveCluster();
+
+  HttpResponse Dispatch(const HttpRequest& request);
+  Result Route(Request& r);
+
+  // Handlers (sim.cc); each runs with mu_ held unless it says otherwise.
+  Result GetVersion(Request& r);
+  Result GetNodes(Request& r);
+  Result GetNode(Request& r);
+  Result GetNodeStatus(Request& r);
+  Result GetClusterResources(Request& r);
+  Result GetNextId(Request& r);
+  Result GetHaResource(Request& r);
+  Result GetDomains(Request& r);
+  Result GetTicket(Request& r);
+  Result PostTicket(Request& r);
+  Result ListVms(Request& r);
+  Result CreateVm(Request& r);
+  Result GetVmIndex(Request& r);
+  Result DeleteVm(Request& r);
+  Result GetConfig(Request& r);
+  Result PutConfig(Request& r);
+  Result PostConfig(Request& r);
+  Result GetPending(Request& r);
+  Result GetCloudinit(Request& r);
+  Result PutCloudinit(Request& r);
+  Result Clone(Request& r);
+  Result Resize(Request& r);
+  Result MakeTemplate(Request& r);
+  Result GetStatusIndex(Request& r);
+  Result GetStatusCurrent(Request& r);
+  Result PowerAction(Request& r);
+  Result GetAgentIndex(Request& r);
+  Result AgentPing(Request& r);
+  Result AgentNetwork(Request& r);
+  Result ListTasks(Request& r);
+  Result GetTaskIndex(Request& r);
+  Result StopTask(Request& r);
+  Result GetTaskStatus(Request& r);
+  Result GetTaskLog(Request& r);
+  Result ListStorage(Request& r);
+  Result GetStorageStatus(Request& r);
+  Result GetStorageContent(Request& r);
+  Result ListPools(Request& r);
+  Result CreatePool(Request& r);
+  Result UpdatePool(Request& r);
+  Result DeletePool(Request& r);
+  Result GetPool(Request& r);
+
+  // Helpers (sim.cc, sim_handlers.cc).
+  std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
+                                     std::vector<std::string>* log);
+  std::optional<Result> AgentReady(Request& r, Vm** vm);
+  std::optional<Result> FindTask(Request& r, Task** task);
+  nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;
+  bool NodeExists(const std::string& node) const;
+  Vm* FindVm(int vmid);
+  const Storage* FindStorage(const std::string& id) const;
+  std::optional<Result> CheckNode(Request& r);
+  std::optional<Result> LoadVm(Request& r, Vm** vm);
+  std::optional<Result> CheckPriv(Request& r, const std::string& path,
+                                  const std::vector<std::string>& privs, bool any = false);
+  nlohmann::json TypedConfig(const std::map<std::string, std::string>& conf) const;
+  std::map<std::string, std::string> EffectiveConfig(const Vm& vm) const;
+  std::string ConfigDigest(const Vm& vm) const;
+  void RecordHistory(Vm& vm);
+  Task& NewTask(const std::string& node, const std::string& type, const std::string& id,
+                const Request& r);
+  void FinishTask(Task& task, const std::string& error);
+  void Schedule(double delay, std::function<void()> fn);
+  void SchedulerLoop();
+  // Reserves a file lock; returns the time the holder may start, or nullopt on timeout.
+  std::optional<double> ReserveLock(const std::string& path, double now, double hold,
+                                    double timeout, bool exclusive);
+  bool FaultFires(FaultSpec::Kind kind, std::string_view a, std::string_view b);
+  std::string RandomMac();
+  std::string RandomUuid();
+  std::string AllocateDhcp(Vm& vm);
+  std::string NextDiskName(const Vm& vm, const std::string& storage, int vmid) const;
+  Status ApplyDiskValue(Vm& vm, const std::string& key, std::string* value);
+  void ApplyPending(Vm& vm, bool running_hotplug, int* warnings);
+  void DropVolumeOf(Vm& vm, const std::string& value);
+  void GenerateCloudinit(Vm& vm);
+  nlohmann::json VmResource(const Vm& vm, double now) const;
+  nlohmann::json NodeStatusJson(const std::string& node) const;
+  nlohmann::json StorageJson(const std::string& node, const Storage& s) const;
+  int64_t StorageUsed(const std::string& node, const std::string& storage) const;
+
+  SimOptions options_;
+  std::unique_ptr<Auth> auth_;
+  std::vector<Storage> storages_;
+  double started_wall_ = 0;
+
+  std::mutex mu_;
+  std::map<int, Vm> vms_;
+  std::map<std::string, Task> tasks_;    // by UPID
+  std::vector<std::string> task_order_;  // UPIDs, oldest first
+  std::map<std::string, Pool> pools_;
+  std::map<std::string, FileLock> locks_;
+  std::mt19937_64 rng_;
+  uint32_t next_pid_ = 0;
+  uint32_t dhcp_next_ = 0;
+
+  std::mutex fault_mu_;
+  std::mt19937_64 fault_rng_;
+
+  std::mutex sched_mu_;
+  std::condition_variable sched_cv_;
+  struct Job {
+    double due;
+    uint64_t seq;
+    std::function<void()> fn;
+    bool operator>(const Job& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+  };
+  std::priority_queue<Job, std::vector<Job>, std::greater<Job>> jobs_;
+  uint64_t job_seq_ = 0;
+  bool sched_stop_ = false;
+  std::thread sched_thread_;
+  std::map<std::string, Handler> routes_;
+};
+
+}  // namespace pvek8s::pvesim
+
+#endif  // ACCEPTANCE_TESTS_PVESIM_SIM_H_
