@@ -1,0 +1,416 @@
+// Drives the built provider binary the way Terraform does: go-plugin
+// handshake on stdout, then every tfplugin6 RPC over gRPC, in plaintext and
+// with mutual TLS, ending with GRPCController.Shutdown.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "proto/tfplugin6.grpc.pb.h"
+#include "provider/base/encoding.h"
+#include "provider/plugin/serve.h"
+#include "provider/plugin/tls.h"
+#include "provider/tftypes/codec.h"
+
+namespace pvek8s {
+namespace {
+
+using tftypes::Type;
+using tftypes::Value;
+namespace pb = ::tfplugin6;
+
+// A provider child process with its stdout and stderr captured.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> env) {
+    int out[2], err[2];
+    REQUIRE(pipe(out) == 0);
+    REQUIRE(pipe(err) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      close(out[0]);
+      close(err[0]);
+      std::vector<char*> envp;
+      for (auto& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      char* argv[] = {const_cast<char*>(PVEK8S_PROVIDER_BINARY), nullptr};
+      execve(argv[0], argv, envp.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+    close(err_);
+    if (pidfd_ >= 0) close(pidfd_);
+  }
+
+  // Reads stdout up to the first newline, waiting up to 10 s.
+  std::string ReadLine() {
+    std::string line;
+    char c;
+    while (line.empty() || line.back() != '\n') {
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, 10000) <= 0) break;
+      if (read(out_, &c, 1) != 1) break;
+      line += c;
+    }
+    return line;
+  }
+
+  // Waits for exit up to `ms`; returns the exit status or -1 on timeout.
+  int Wait(int ms) {
+    pollfd p{pidfd_, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) return -1;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string DrainStdout() { return Drain(out_); }
+  std::string DrainStderr() { return Drain(err_); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  static std::string Drain(int fd) {
+    std::string s;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+    return s;
+  }
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1, pidfd_ = -1;
+  bool exited_ = false;
+};
+
+std::vector<std::string> BaseEnv() {
+  return {std::string(plugin::kMagicCookieKey) + "=" + plugin::kMagicCookieValue,
+          "PLUGIN_PROTOCOL_VERSIONS=5,6", "PATH=/usr/bin:/bin"};
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::string DerToPem(const std::string& der) {
+  std::string b64 = Base64Encode(der);
+  std::string pem = "-----BEGIN CERTIFICATE-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+  return pem + "-----END CERTIFICATE-----\n";
+}
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& addr,
+                                       const std::string& server_cert_field,
+                                       const plugin::Certificate* client) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  if (!client) {
+    return grpc::CreateCustomChannel("unix:" + addr, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = DerToPem(*Base64Decode(server_cert_field));
+  ssl.pem_private_key = client->key_pem;
+  ssl.pem_cert_chain = client->cert_pem;
+  args.SetSslTargetNameOverride("localhost");
+  return grpc::CreateCustomChannel("unix:" + addr, grpc::SslCredentials(ssl), args);
+}
+
+grpc::Status CallShutdown(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice no_bytes;  // plugin.Empty encodes as zero bytes
+  grpc::ByteBuffer request(&no_bytes, 1), response;
+  grpc::Status result;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  stub.UnaryCall(&ctx, "/plugin.GRPCController/Shutdown", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   result = s;
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return result;
+}
+
+const pb::Schema::Attribute* FindAttr(const pb::Schema& s, const std::string& name) {
+  for (const auto& a : s.block().attributes()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+// Exercises the RPCs a Terraform run makes, in Terraform's order.
+void ExerciseProvider(pb::Provider::Stub& stub) {
+  grpc::ClientContext c1;
+  pb::GetProviderSchema::Response schema;
+  REQUIRE(stub.GetProviderSchema(&c1, {}, &schema).ok());
+  CHECK(schema.server_capabilities().plan_destroy());
+  CHECK(schema.server_capabilities().get_provider_schema_optional());
+  REQUIRE(schema.resource_schemas().count("proxmox_k8s_cluster") == 1);
+  const pb::Schema& cluster = schema.resource_schemas().at("proxmox_k8s_cluster");
+  for (const auto& a : cluster.block().attributes()) {
+    // Type bytes must be valid JSON, or Terraform panics.
+    CHECK_FALSE(nlohmann::json::parse(a.type(), nullptr, false).is_discarded());
+    CHECK_FALSE(a.description().empty());
+  }
+  REQUIRE(FindAttr(cluster, "ca_key_pem") != nullptr);
+  CHECK(FindAttr(cluster, "ca_key_pem")->sensitive());
+  CHECK(FindAttr(cluster, "bootstrap_token")->sensitive());
+
+  // The implied type, rebuilt from the schema as Terraform does.
+  std::map<std::string, Type> attrs;
+  for (const auto& a : cluster.block().attributes()) {
+    attrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
+  }
+  Type type = Type::Object(attrs);
+  std::map<std::string, Type> pattrs;
+  for (const auto& a : schema.provider().block().attributes()) {
+    pattrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
+  }
+  Type tls_type = Type::Object({{"insecure", Type::Bool()},
+                                {"ca_pem", Type::String()},
+                                {"fingerprint_sha256", Type::String()}});
+  pattrs.emplace("tls", tls_type);
+  Type ptype = Type::Object(pattrs);
+
+  {
+    grpc::ClientContext c;
+    pb::ValidateProviderConfig::Request req;
+    req.mutable_config()->set_msgpack(*tftypes::EncodeMsgpack(
+        Value::Object(ptype, {{"endpoint", Value::String("http://pve:8006")}}), ptype));
+    pb::ValidateProviderConfig::Response resp;
+    REQUIRE(stub.ValidateProviderConfig(&c, req, &resp).ok());
+    REQUIRE(resp.diagnostics_size() == 1);
+    CHECK(resp.diagnostics(0).severity() == pb::Diagnostic::ERROR);
+    CHECK(resp.diagnostics(0).attribute().steps(0).attribute_name() == "endpoint");
+  }
+  {
+    grpc::ClientContext c;
+    pb::ConfigureProvider::Request req;
+    req.set_terraform_version("1.11.4");
+    req.mutable_config()->set_msgpack(*tftypes::EncodeMsgpack(Value::Object(ptype, {}), ptype));
+    pb::ConfigureProvider::Response resp;
+    REQUIRE(stub.ConfigureProvider(&c, req, &resp).ok());
+    CHECK(resp.diagnostics_size() == 0);
+  }
+  Value config = Value::Object(type, {{"name", Value::String("lab")},
+                                      {"control_plane_endpoint", Value::String("10.0.0.1:6443")}});
+  std::string config_mp = *tftypes::EncodeMsgpack(config, type);
+  {
+    grpc::ClientContext c;
+    pb::ValidateResourceConfig::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    req.mutable_config()->set_msgpack(config_mp);
+    pb::ValidateResourceConfig::Response resp;
+    REQUIRE(stub.ValidateResourceConfig(&c, req, &resp).ok());
+    CHECK(resp.diagnostics_size() == 0);
+  }
+  pb::PlanResourceChange::Response plan;
+  {
+    grpc::ClientContext c;
+    pb::PlanResourceChange::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    req.mutable_prior_state()->set_msgpack(std::string(1, '\xc0'));
+    req.mutable_proposed_new_state()->set_msgpack(config_mp);
+    req.mutable_config()->set_msgpack(config_mp);
+    REQUIRE(stub.PlanResourceChange(&c, req, &plan).ok());
+    CHECK(plan.diagnostics_size() == 0);
+    auto planned = tftypes::DecodeMsgpack(plan.planned_state().msgpack(), type);
+    REQUIRE(planned.ok());
+    CHECK(planned->Attr("ca_cert_pem").IsUnknown());
+    CHECK(planned->GetString("pod_subnet") == "10.244.0.0/16");
+  }
+  pb::ApplyResourceChange::Response applied;
+  {
+    grpc::ClientContext c;
+    pb::ApplyResourceChange::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    req.mutable_prior_state()->set_msgpack(std::string(1, '\xc0'));
+    *req.mutable_planned_state() = plan.planned_state();
+    req.mutable_config()->set_msgpack(config_mp);
+    REQUIRE(stub.ApplyResourceChange(&c, req, &applied).ok());
+    CHECK(applied.diagnostics_size() == 0);
+    auto state = tftypes::DecodeMsgpack(applied.new_state().msgpack(), type);
+    REQUIRE(state.ok());
+    CHECK(state->IsWhollyKnown());
+    CHECK(state->GetString("ca_cert_hash")->starts_with("sha256:"));
+  }
+  Value state = *tftypes::DecodeMsgpack(applied.new_state().msgpack(), type);
+  {
+    // Terraform stores state as JSON and hands it back for upgrading.
+    grpc::ClientContext c;
+    pb::UpgradeResourceState::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    req.set_version(0);
+    req.mutable_raw_state()->set_json(tftypes::EncodeJson(state, type)->dump(2));
+    pb::UpgradeResourceState::Response resp;
+    REQUIRE(stub.UpgradeResourceState(&c, req, &resp).ok());
+    CHECK(resp.diagnostics_size() == 0);
+    CHECK(*tftypes::DecodeMsgpack(resp.upgraded_state().msgpack(), type) == state);
+  }
+  {
+    grpc::ClientContext c;
+    pb::ReadResource::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    *req.mutable_current_state() = applied.new_state();
+    req.set_private_("keep-me");
+    pb::ReadResource::Response resp;
+    REQUIRE(stub.ReadResource(&c, req, &resp).ok());
+    CHECK(resp.private_() == "keep-me");
+    CHECK(*tftypes::DecodeMsgpack(resp.new_state().msgpack(), type) == state);
+  }
+  {
+    grpc::ClientContext c;
+    pb::ImportResourceState::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    req.set_id("lab");
+    pb::ImportResourceState::Response resp;
+    REQUIRE(stub.ImportResourceState(&c, req, &resp).ok());
+    CHECK(resp.imported_resources_size() == 0);
+    REQUIRE(resp.diagnostics_size() == 1);
+    CHECK(resp.diagnostics(0).summary() == "proxmox_k8s_cluster cannot be imported");
+  }
+  {
+    grpc::ClientContext c;
+    pb::PlanResourceChange::Request req;
+    req.set_type_name("proxmox_k8s_cluster");
+    *req.mutable_prior_state() = applied.new_state();
+    req.set_prior_private("p");
+    pb::PlanResourceChange::Response resp;
+    REQUIRE(stub.PlanResourceChange(&c, req, &resp).ok());
+    CHECK(tftypes::DecodeMsgpack(resp.planned_state().msgpack(), type)->IsNull());
+    CHECK(resp.planned_private() == "p");
+  }
+  {
+    grpc::ClientContext c;
+    pb::GetMetadataMessages::Response resp;
+    REQUIRE(stub.GetMetadata(&c, {}, &resp).ok());
+    CHECK(resp.resources_size() >= 1);
+  }
+  {
+    grpc::ClientContext c;
+    pb::StopProvider::Response resp;
+    REQUIRE(stub.StopProvider(&c, {}, &resp).ok());
+    CHECK(resp.error().empty());
+  }
+}
+
+TEST_CASE("plaintext: handshake, every RPC, then Shutdown exits 0 promptly") {
+  Child child(BaseEnv());
+  std::string line = child.ReadLine();
+  auto parts = Split(line.substr(0, line.size() - 1), '|');
+  REQUIRE(parts.size() == 6);
+  CHECK(parts[0] == "1");
+  CHECK(parts[1] == "6");
+  CHECK(parts[2] == "unix");
+  CHECK(parts[4] == "grpc");
+  CHECK(parts[5].empty());
+  auto channel = Connect(parts[3], "", nullptr);
+  auto stub = pb::Provider::NewStub(channel);
+
+  // Ctrl-C reaches the whole process group; the provider must survive it.
+  kill(child.pid(), SIGINT);
+  ExerciseProvider(*stub);
+
+  CHECK(CallShutdown(channel).ok());
+  CHECK(child.Wait(3000) == 0);
+  CHECK(child.DrainStdout().empty());          // nothing after the handshake line
+  CHECK(access(parts[3].c_str(), F_OK) != 0);  // socket removed
+}
+
+TEST_CASE("mutual TLS: Terraform's client certificate is required and verified") {
+  auto client = plugin::GenerateLocalhostCertificate();
+  REQUIRE(client.ok());
+  auto env = BaseEnv();
+  env.push_back("PLUGIN_CLIENT_CERT=" + client->cert_pem);
+  Child child(env);
+  std::string line = child.ReadLine();
+  auto parts = Split(line.substr(0, line.size() - 1), '|');
+  REQUIRE(parts.size() == 6);
+  CHECK(parts[5].size() > 50);
+  CHECK(parts[5].find('=') == std::string::npos);  // Go's RawStdEncoding: no padding
+
+  SUBCASE("the right client works") {
+    auto channel = Connect(parts[3], parts[5], &*client);
+    auto stub = pb::Provider::NewStub(channel);
+    ExerciseProvider(*stub);
+    CHECK(CallShutdown(channel).ok());
+    CHECK(child.Wait(3000) == 0);
+  }
+  SUBCASE("a client with another certificate is refused") {
+    auto stranger = plugin::GenerateLocalhostCertificate();
+    auto channel = Connect(parts[3], parts[5], &*stranger);
+    auto stub = pb::Provider::NewStub(channel);
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::GetProviderSchema::Response resp;
+    CHECK_FALSE(stub->GetProviderSchema(&c, {}, &resp).ok());
+    kill(child.pid(), SIGTERM);
+    CHECK(child.Wait(3000) == 0);
+  }
+  SUBCASE("a plaintext client is refused") {
+    auto channel = Connect(parts[3], "", nullptr);
+    auto stub = pb::Provider::NewStub(channel);
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::GetProviderSchema::Response resp;
+    CHECK_FALSE(stub->GetProviderSchema(&c, {}, &resp).ok());
+    kill(child.pid(), SIGTERM);
+    CHECK(child.Wait(3000) == 0);
+  }
+}
+
+TEST_CASE("run by hand without the cookie: a helpful message and exit 1") {
+  Child child({"PATH=/usr/bin:/bin"});
+  CHECK(child.Wait(5000) == 1);
+  CHECK(child.DrainStdout().empty());
+  CHECK(child.DrainStderr().find("Terraform starts it") != std::string::npos);
+}
+
+TEST_CASE("protocol 5 only is refused") {
+  Child child({std::string(plugin::kMagicCookieKey) + "=" + plugin::kMagicCookieValue,
+               "PLUGIN_PROTOCOL_VERSIONS=5"});
+  CHECK(child.Wait(5000) == 1);
+  CHECK(child.DrainStdout().empty());
+  CHECK(child.DrainStderr().find("protocol 6") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace pvek8s
