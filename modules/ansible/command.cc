@@ -1,0 +1,193 @@
+#include "modules/ansible/command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+extern char** environ;
+
+namespace pvek8s::ansible {
+namespace {
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+bool IsLocaleVariable(std::string_view entry) {
+  return entry.rfind("LC_", 0) == 0 || entry.rfind("LANG=", 0) == 0 ||
+         entry.rfind("LANGUAGE=", 0) == 0;
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> FindExecutable(const std::string& name,
+                                          const std::vector<std::string>& fallback_dirs) {
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) {
+    if (IsExecutableFile(name)) return name;
+    return std::nullopt;
+  }
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH")) {
+    std::string_view p(path);
+    size_t start = 0;
+    while (start <= p.size()) {
+      size_t colon = p.find(':', start);
+      if (colon == std::string_view::npos) colon = p.size();
+      std::string dir(p.substr(start, colon - start));
+      if (!dir.empty()) dirs.push_back(dir);
+      start = colon + 1;
+    }
+  }
+  dirs.insert(dirs.end(), fallback_dirs.begin(), fallback_dirs.end());
+  for (const std::string& dir : dirs) {
+    std::string candidate = dir + "/" + name;
+    if (IsExecutableFile(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                   std::chrono::milliseconds timeout,
+                                   const std::vector<std::string>& extra_env) {
+  if (argv.empty()) return InvalidArgumentError("empty command");
+  std::optional<std::string> program = FindExecutable(argv[0]);
+  if (!program) return NotFoundError(argv[0] + ": command not found");
+
+  // Everything the child needs is prepared before fork: after fork only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (!IsLocaleVariable(*e)) env_strings.emplace_back(*e);
+  }
+  env_strings.emplace_back("LC_ALL=C");
+  env_strings.emplace_back("LANG=C");
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp;
+  for (std::string& s : args) argp.push_back(s.data());
+  argp.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2], exec_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return InternalError("pipe: " + std::string(std::strerror(errno)));
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return InternalError("pipe: " + std::string(std::strerror(errno)));
+  }
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    return InternalError("pipe: " + std::string(std::strerror(errno)));
+  }
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], exec_pipe[0], exec_pipe[1],
+                   devnull}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return InternalError("fork: " + std::string(std::strerror(err)));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execve(program->c_str(), argp.data(), envp.data());
+    int err = errno;
+    ssize_t ignored = ::write(exec_pipe[1], &err, sizeof(err));
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // Also from the parent, so the group exists before any kill.
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::close(exec_pipe[1]);
+  if (devnull >= 0) ::close(devnull);
+
+  CommandResult result;
+  int exec_errno = 0;
+  ssize_t got = ::read(exec_pipe[0], &exec_errno, sizeof(exec_errno));
+  ::close(exec_pipe[0]);
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[8192];
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
+      if (r > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof(exec_errno))) {
+    return Status(exec_errno == ENOENT ? StatusCode::kNotFound : StatusCode::kPermissionDenied,
+                  "cannot execute " + *program + ": " + std::strerror(exec_errno));
+  }
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+std::string DescribeFailure(const std::vector<std::string>& argv, const CommandResult& result) {
+  std::string cmd;
+  for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  std::string how;
+  if (result.timed_out) {
+    how = "timed out";
+  } else if (result.signal != 0) {
+    how = "killed by signal " + std::to_string(result.signal);
+  } else {
+    how = "failed (exit " + std::to_string(result.exit_code) + ")";
+  }
+  std::string detail = Trimmed(result.err.empty() ? result.out : result.err);
+  return cmd + " " + how + (detail.empty() ? "" : ": " + detail);
+}
+
+}  // namespace pvek8s::ansible
