@@ -939,7 +939,9 @@ Simulator::Result Simulator::Clone(Request& r) {
       total += full ? gib * tm.clone_per_gib : tm.linked_clone;
     }
     auto s1 = ReserveLock(VmLockPath(vmid), t, total, tm.clone_lock_timeout, src->running);
-    auto s2 = s1 ? ReserveLock(VmLockPath(newid), t, total, tm.clone_lock_timeout, true) : s1;
+    // The new VM's flock is only held while its temporary config is written;
+    // afterwards the `lock: clone` property protects it.
+    auto s2 = s1 ? ReserveLock(VmLockPath(newid), t, 0, tm.clone_lock_timeout, true) : s1;
     if (!s1 || !s2) {
       error = LockTimeoutMessage(VmLockPath(s1 ? newid : vmid));
       t += tm.clone_lock_timeout;

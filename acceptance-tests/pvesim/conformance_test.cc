@@ -1,0 +1,124 @@
+// Compares pvesim's own parameter table with the official Proxmox VE API
+// schema dumps, when they are available (they are not part of the project).
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "acceptance-tests/pvesim/params.h"
+
+namespace pvek8s::pvesim {
+namespace {
+
+using nlohmann::json;
+
+std::string SchemaDir() {
+  if (const char* env = std::getenv("PVEK8S_PVE_API_SCHEMA_DIR"); env && *env) return env;
+#ifdef PVESIM_SCHEMA_DIR
+  return PVESIM_SCHEMA_DIR;
+#else
+  return "";
+#endif
+}
+
+const json* FindPath(const json& nodes, const std::string& path) {
+  for (const auto& n : nodes) {
+    if (n.value("path", "") == path) return &n;
+    if (n.contains("children") && n["children"].is_array()) {
+      if (const json* found = FindPath(n["children"], path)) return found;
+    }
+  }
+  return nullptr;
+}
+
+// Differences between our table and one schema dump, one line each.
+std::vector<std::string> Compare(const json& schema, const std::vector<MethodDef>& table) {
+  std::vector<std::string> problems;
+  for (const MethodDef& m : table) {
+    std::string where = m.method + " " + m.path;
+    const json* node = FindPath(schema, m.path);
+    if (node == nullptr || !(*node)["info"].contains(m.method)) {
+      problems.push_back(where + ": method not in schema");
+      continue;
+    }
+    const json& info = (*node)["info"][m.method];
+    if (info.value("allowtoken", 1) != (m.allowtoken ? 1 : 0)) {
+      problems.push_back(where + ": allowtoken differs");
+    }
+    const json& props = info["parameters"]["properties"];
+    for (const ParamDef& p : m.params) {
+      std::string at = where + " " + p.name;
+      if (!props.contains(p.name)) {
+        problems.push_back(at + ": parameter not in schema");
+        continue;
+      }
+      const json& s = props[p.name];
+      if (s.value("type", "") != std::string(ParamTypeName(p.type))) {
+        problems.push_back(at + ": type " + std::string(ParamTypeName(p.type)) + " vs " +
+                           s.value("type", ""));
+      }
+      bool schema_optional = s.value("optional", 0) == 1;
+      if (schema_optional != p.optional) problems.push_back(at + ": optional differs");
+      std::string ours = p.format;
+      if (ours == kPropertyString) {
+        if (!s.contains("format") || !s["format"].is_object()) {
+          problems.push_back(at + ": schema format is not a property string");
+        }
+      } else if (ours.empty()) {
+        if (s.contains("format")) problems.push_back(at + ": schema has a format, we have none");
+      } else if (!s.contains("format") || !s["format"].is_string() ||
+                 s["format"].get<std::string>() != ours) {
+        problems.push_back(at + ": format " + ours + " vs " +
+                           (s.contains("format") ? s["format"].dump() : "none"));
+      }
+      if (!p.pattern.empty() && s.value("pattern", "") != p.pattern) {
+        problems.push_back(at + ": pattern differs");
+      }
+    }
+  }
+  return problems;
+}
+
+void CheckAgainst(const std::string& file) {
+  std::string path = SchemaDir() + "/" + file;
+  if (SchemaDir().empty() || !std::filesystem::exists(path)) {
+    MESSAGE("SKIPPED: " << path
+                        << " not found (set PVEK8S_PVE_API_SCHEMA_DIR to the proxmox-api dumps)");
+    return;
+  }
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json schema = json::parse(ss.str(), nullptr, false);
+  REQUIRE_FALSE(schema.is_discarded());
+  std::vector<std::string> problems = Compare(schema, MethodDefs());
+  for (const auto& p : problems) MESSAGE(file << ": " << p);
+  CHECK(problems.empty());
+}
+
+TEST_CASE("the comparison reports wrong types, formats and unknown parameters") {
+  json schema = json::parse(R"([{"path": "/version", "info": {"GET": {"allowtoken": 1,
+      "parameters": {"properties": {"a": {"type": "integer", "format": "pve-vmid", "optional": 1},
+                                    "b": {"type": "string", "optional": 1, "format": {"x": {}}}}}}}}])");
+  ParamDef a{.name = "a", .type = ParamType::kString};
+  ParamDef b{.name = "b"};
+  ParamDef c{.name = "c"};
+  std::vector<MethodDef> table = {{"GET", "/version", {a, b, c}}, {"PUT", "/version", {}}};
+  std::vector<std::string> problems = Compare(schema, table);
+  CHECK(problems.size() == 5);  // a: type + format; b: format; c: unknown; PUT: no method.
+  b.format = std::string(kPropertyString);
+  a.type = ParamType::kInteger;
+  a.format = "pve-vmid";
+  CHECK(Compare(schema, {{"GET", "/version", {a, b}}}).empty());
+}
+
+TEST_CASE("parameter table matches the PVE 8.4 schema") { CheckAgainst("pve-api-schema-8.4.json"); }
+TEST_CASE("parameter table matches the PVE 9.1 schema") { CheckAgainst("pve-api-schema-9.1.json"); }
+
+}  // namespace
+}  // namespace pvek8s::pvesim
