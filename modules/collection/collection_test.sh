@@ -1,0 +1,36 @@
+#!/bin/bash
+# Installs the collection tarball offline into a temporary directory and checks
+# that ansible-doc shows every module's documentation and that the binaries
+# arrive intact and executable.
+set -euo pipefail
+tarball=${1:?usage: collection_test.sh TARBALL}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export ANSIBLE_HOME=$tmp/home ANSIBLE_LOCAL_TEMP=$tmp/home/tmp ANSIBLE_NOCOLOR=1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+ansible-galaxy collection install --offline -p "$tmp/collections" "$tarball" >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log"; fail "offline install"; }
+coll=$tmp/collections/ansible_collections/gcid/k8s
+[[ -x $coll/plugins/modules/kernel_tuning ]] || fail "kernel_tuning binary missing or not executable"
+[[ -f $coll/plugins/modules/kernel_tuning.yml ]] || fail "kernel_tuning.yml missing"
+[[ -f $coll/meta/runtime.yml ]] || fail "meta/runtime.yml missing"
+tar tzf "$tarball" >"$tmp/contents" || fail "tarball unreadable"
+grep -qx 'plugins/modules/kernel_tuning' "$tmp/contents" || fail "binary not in tarball"
+
+export ANSIBLE_COLLECTIONS_PATH=$tmp/collections
+doc=$(ansible-doc gcid.k8s.kernel_tuning 2>&1) || { echo "$doc"; fail "ansible-doc"; }
+for word in profile sysctl modules swap sysctl_file modules_file state EXAMPLES RETURN \
+    'kubeflow' 'check_mode' 'fs.inotify.max_user_watches'; do
+  grep -q -- "$word" <<<"$doc" || { echo "$doc"; fail "ansible-doc output lacks '$word'"; }
+done
+json=$(ansible-doc -j gcid.k8s.kernel_tuning 2>/dev/null)
+python3 - "$json" <<'PY' || fail "ansible-doc -j structure"
+import json, sys
+d = json.loads(sys.argv[1])["gcid.k8s.kernel_tuning"]
+opts = d["doc"]["options"]
+assert set(opts) == {"profile", "sysctl", "modules", "swap", "sysctl_file", "modules_file", "state"}, opts
+assert opts["profile"]["default"] == "kubernetes"
+assert d["examples"] and d["return"]["sysctl_changed"]
+PY
+echo "collection_test: ok ($(stat -c %s "$tarball") byte tarball)"
