@@ -1,0 +1,137 @@
+// A Proxmox VE API client. Knows nothing about Terraform: HTTPS transport
+// (libcurl, verification on by default, CA or SHA-256 pinning), token and
+// ticket authentication, retries with backoff for what is safe to repeat,
+// task waiting with cancellation, and typed calls for the endpoints the
+// provider uses.
+#ifndef PROVIDER_PVE_CLIENT_H_
+#define PROVIDER_PVE_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "provider/base/status.h"
+
+namespace pvek8s::pve {
+
+struct ClientOptions {
+  std::string endpoint;  // https://host:8006 (no /api2/json)
+  std::string token_id;  // USER@REALM!TOKENID, or empty for ticket auth
+  std::string token_secret;
+  std::string username;
+  std::string password;
+  bool insecure = false;
+  std::string ca_pem;              // trust only this CA when set
+  std::string fingerprint_sha256;  // 64 lower-case hex; pins the server cert
+  int64_t timeout_seconds = 60;    // per HTTP request
+  int max_attempts = 6;            // for retryable failures
+  std::chrono::milliseconds backoff_base{200};
+  // Polled during waits and transfers; true stops the call with kCancelled.
+  std::function<bool()> cancelled;
+};
+
+// Form parameters in order; values are sent as given (booleans as 0/1).
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// One node as GET /nodes reports it.
+struct NodeInfo {
+  std::string name;
+  std::string status;  // online | offline | unknown
+  int64_t mem = 0;
+  int64_t maxmem = 0;
+  double cpu = 0;
+  int64_t maxcpu = 0;
+};
+
+// One VM of a node's list.
+struct VmSummary {
+  int64_t vmid = 0;
+  std::string name;
+  std::string status;
+  bool template_ = false;
+  int64_t maxdisk = 0;
+};
+
+// The final state of a task.
+struct TaskResult {
+  std::string exitstatus;  // "OK", "WARNINGS: n", or the error text
+  bool ok() const { return exitstatus == "OK" || exitstatus.rfind("WARNINGS", 0) == 0; }
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Raw call: `path` below /api2/json (e.g. "/nodes"); GET/DELETE params go
+  // in the query string, POST/PUT params in a form body. Returns "data".
+  // Errors carry the method, path, HTTP status and Proxmox's message; codes:
+  // 401 kUnauthenticated, 403 kPermissionDenied, 400 kInvalidArgument,
+  // "does not exist" kNotFound, "already exists" kAlreadyExists, lock
+  // timeouts kAborted, other 5xx and transport failures kUnavailable.
+  // Retries transport failures and 5xx on GET, and lock timeouts on every
+  // method (Proxmox did nothing when it could not take the lock).
+  StatusOr<nlohmann::json> Call(const std::string& method, const std::string& path,
+                                const Params& params = {});
+
+  // Waits for a task to stop, polling its status; kDeadlineExceeded after
+  // `timeout`, kCancelled when cancelled.
+  StatusOr<TaskResult> WaitTask(const std::string& upid, std::chrono::seconds timeout);
+  // Waits and turns a failed task into an error naming `what`.
+  Status WaitTaskOk(const std::string& upid, std::chrono::seconds timeout, const std::string& what);
+
+  StatusOr<std::string> Version();
+  StatusOr<std::vector<NodeInfo>> Nodes();
+  StatusOr<std::vector<VmSummary>> ListVms(const std::string& node);
+  // Proxmox's next free id (no reservation!); `start_at` asks for that id or
+  // the first free one above it.
+  StatusOr<int64_t> NextId(std::optional<int64_t> candidate = std::nullopt);
+  StatusOr<nlohmann::json> GetConfig(const std::string& node, int64_t vmid, bool current = false);
+  StatusOr<nlohmann::json> CurrentStatus(const std::string& node, int64_t vmid);
+
+  // True when `status` means the VM (or its config file) does not exist.
+  static bool IsNotFound(const Status& status);
+  // True for Proxmox's lock timeouts, in an HTTP error or a task's exit status.
+  static bool IsLockTimeout(const std::string& message);
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct Response {
+    long status = 0;
+    std::string reason;
+    std::string body;
+  };
+  StatusOr<Response> Send(const std::string& method, const std::string& path, const Params& params);
+  Status EnsureTicket();
+  bool Cancelled() const { return options_.cancelled && options_.cancelled(); }
+  // Sleeps `d` in small steps, returning false early when cancelled.
+  bool Backoff(std::chrono::milliseconds d);
+
+  ClientOptions options_;
+  uint64_t id_ = 0;
+  std::mutex ticket_mu_;
+  std::string ticket_;
+  std::string csrf_token_;
+  std::chrono::steady_clock::time_point ticket_time_;
+};
+
+// Splits a UPID's node ("UPID:pve1:...") or returns an empty string.
+std::string UpidNode(const std::string& upid);
+
+// Config values arrive as numbers or strings; these accept both.
+std::optional<int64_t> JsonInt(const nlohmann::json& j);
+std::string JsonString(const nlohmann::json& j);
+
+}  // namespace pvek8s::pve
+
+#endif  // PROVIDER_PVE_CLIENT_H_

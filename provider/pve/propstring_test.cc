@@ -1,0 +1,58 @@
+#include "provider/pve/propstring.h"
+
+#include <doctest/doctest.h>
+
+namespace pvek8s::pve {
+namespace {
+
+TEST_CASE("property strings round-trip, default item first") {
+  auto ps = PropertyString::Parse("local-lvm:vm-101-disk-0,iothread=1,size=20G");
+  REQUIRE(ps.ok());
+  CHECK(ps->Get("") == "local-lvm:vm-101-disk-0");
+  CHECK(ps->Get("size") == "20G");
+  CHECK(ps->ToString() == "local-lvm:vm-101-disk-0,iothread=1,size=20G");
+  ps->Set("size", "30G");
+  ps->Set("ssd", "1");
+  CHECK(ps->ToString() == "local-lvm:vm-101-disk-0,iothread=1,size=30G,ssd=1");
+  ps->Remove("iothread");
+  CHECK(ps->ToString() == "local-lvm:vm-101-disk-0,size=30G,ssd=1");
+  auto ip = PropertyString::Parse("ip=192.168.100.171/24,gw=192.168.100.1");
+  REQUIRE(ip.ok());
+  CHECK(ip->Get("ip") == "192.168.100.171/24");
+  CHECK(ip->Get("") == std::nullopt);
+  CHECK_FALSE(PropertyString::Parse("a=1,,b=2").ok());
+  CHECK_FALSE(PropertyString::Parse("a=1,bare").ok());
+}
+
+TEST_CASE("sizes use powers of 1024") {
+  CHECK(*ParseSize("20G") == 20LL << 30);
+  CHECK(*ParseSize("512M") == 512LL << 20);
+  CHECK(*ParseSize("1.5T") == 3LL << 39);
+  CHECK(*ParseSize("4096") == 4096);
+  CHECK_FALSE(ParseSize("20GB").ok());
+  CHECK_FALSE(ParseSize("").ok());
+  CHECK_FALSE(ParseSize("-1G").ok());
+  CHECK(FormatSize(20LL << 30) == "20G");
+  CHECK(FormatSize(3LL << 39) == "1536G");
+  CHECK(FormatSize(1536) == "1536");
+  for (const char* s : {"20G", "512M", "2T", "100K"}) CHECK(FormatSize(*ParseSize(s)) == s);
+}
+
+TEST_CASE("net devices: model is the MAC's key") {
+  auto n = ParseNet("virtio=BC:24:11:2A:00:01,bridge=vmbr0,firewall=1,tag=20,mtu=9000");
+  REQUIRE(n.ok());
+  CHECK(n->model == "virtio");
+  CHECK(n->mac == "BC:24:11:2A:00:01");
+  CHECK(n->bridge == "vmbr0");
+  CHECK(n->vlan == 20);
+  CHECK(n->mtu == 9000);
+  CHECK(n->firewall);
+  CHECK(FormatNet(*n) == "virtio=BC:24:11:2A:00:01,bridge=vmbr0,firewall=1,mtu=9000,tag=20");
+  NetDevice fresh{.model = "virtio", .bridge = "vmbr0"};
+  CHECK(FormatNet(fresh) == "model=virtio,bridge=vmbr0");
+  CHECK(ParseNet("model=virtio,bridge=vmbr1")->bridge == "vmbr1");
+  CHECK_FALSE(ParseNet("bridge=vmbr0").ok());
+}
+
+}  // namespace
+}  // namespace pvek8s::pve
