@@ -492,6 +492,32 @@ TEST_CASE("config lock while cloning, clone errors and storage") {
   CHECK(volids == std::set<std::string>{"local-lvm:vm-300-cloudinit", "local-lvm:vm-300-disk-0"});
 }
 
+TEST_CASE("lock contention fails the way Proxmox does") {
+  // Full clones hold the storage lock while copying 2252M at 0.5 s/GiB (~1.1 s);
+  // a second clone to the same storage gives up after 0.3 s.
+  Sim s({"--timing", "clone_per_gib=0.5", "--timing", "storage_lock_timeout=0.3", "--timing",
+         "start=1.0", "--timing", "vm_lock_timeout=0.3"});
+  Client& c = s.client;
+  Response a = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "310"}, {"full", "1"}});
+  Response b = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "311"}, {"full", "1"}});
+  REQUIRE(a.status == 200);
+  REQUIRE(b.status == 200);
+  CHECK(
+      c.WaitTask(b.data().get<std::string>())["exitstatus"] ==
+      "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
+  CHECK(c.WaitTask(a.data().get<std::string>())["exitstatus"] == "OK");
+  CHECK(c.Call("GET", "/nodes/pve1/qemu/311/config").status == 500);
+  // A start holds the VM's flock for 1 s; a synchronous config update waits
+  // 0.3 s for it and then answers HTTP 500.
+  Response start = c.Call("POST", "/nodes/pve1/qemu/310/status/start");
+  REQUIRE(start.status == 200);
+  Response put = c.Call("PUT", "/nodes/pve1/qemu/310/config", {{"cores", "4"}});
+  CHECK(put.status == 500);
+  CHECK(put.reason == "can't lock file '/var/lock/qemu-server/lock-310.conf' - got timeout");
+  CHECK(c.WaitTask(start.data().get<std::string>())["exitstatus"] == "OK");
+  CHECK(c.Call("PUT", "/nodes/pve1/qemu/310/config", {{"cores", "4"}}).status == 200);
+}
+
 TEST_CASE("pools and tags") {
   Sim s;
   Client& c = s.client;

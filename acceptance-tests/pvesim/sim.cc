@@ -1045,7 +1045,11 @@ int64_t Simulator::StorageUsed(const std::string& node, const std::string& stora
 }
 
 json Simulator::VmResource(const Vm& vm, double now) const {
-  std::map<std::string, std::string> conf = vm.conf;
+  const auto& conf = vm.conf;
+  auto get = [&](const char* k, const char* fallback) -> std::string {
+    auto it = conf.find(k);
+    return it == conf.end() ? fallback : it->second;
+  };
   json j = {{"id", "qemu/" + std::to_string(vm.vmid)},
             {"vmid", vm.vmid},
             {"type", "qemu"},
@@ -1074,15 +1078,12 @@ json Simulator::VmResource(const Vm& vm, double now) const {
       }
     }
     j["maxdisk"] = maxdisk;
-    j["maxmem"] = ParseSize(FirstPart(conf.count("memory") ? conf["memory"] : "2048") + "M")
-                      .value_or(2048LL << 20);
-    int cores = conf.count("cores") ? std::atoi(conf["cores"].c_str()) : 1;
-    int sockets = conf.count("sockets") ? std::atoi(conf["sockets"].c_str()) : 1;
-    j["maxcpu"] = cores * sockets;
+    j["maxmem"] = ParseSize(FirstPart(get("memory", "2048")) + "M").value_or(2048LL << 20);
+    j["maxcpu"] = std::atoi(get("cores", "1").c_str()) * std::atoi(get("sockets", "1").c_str());
     j["uptime"] = seen->status == "running" ? static_cast<int64_t>(now - vm.started_at) : 0;
   }
-  if (conf.count("lock")) j["lock"] = conf["lock"];
-  if (conf.count("tags")) j["tags"] = conf["tags"];
+  if (conf.contains("lock")) j["lock"] = conf.at("lock");
+  if (conf.contains("tags")) j["tags"] = conf.at("tags");
   for (const auto& [id, p] : pools_) {
     if (p.vms.contains(vm.vmid)) j["pool"] = id;
   }
