@@ -20,6 +20,12 @@ namespace pvek8s::pvesim {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+// Parameter values are arbitrary bytes; nlohmann's dump() throws on invalid
+// UTF-8, so every serialization replaces bad sequences instead.
+std::string SafeDump(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 // ---------------------------------------------------------------------------
 // Small shared helpers.
 
@@ -338,7 +344,7 @@ void Simulator::SaveVm(const Vm& vm) {
             {"creating", vm.creating},
             {"volumes", volumes}};
   Status s = WriteFileAtomic(
-      fs::path(options_.data_dir) / "vms" / (std::to_string(vm.vmid) + ".json"), j.dump(1));
+      fs::path(options_.data_dir) / "vms" / (std::to_string(vm.vmid) + ".json"), SafeDump(j, 1));
   if (!s.ok()) log::Error("cannot save VM", {{"vmid", vm.vmid}, {"error", s.message()}});
 }
 
@@ -353,7 +359,7 @@ void Simulator::SaveCluster() {
     pools[id] = {{"comment", p.comment}, {"vms", p.vms}, {"storage", p.storage}};
   }
   json j = {{"pools", pools}, {"dhcp_next", dhcp_next_}};
-  Status s = WriteFileAtomic(fs::path(options_.data_dir) / "cluster.json", j.dump(1));
+  Status s = WriteFileAtomic(fs::path(options_.data_dir) / "cluster.json", SafeDump(j, 1));
   if (!s.ok()) log::Error("cannot save cluster state", {{"error", s.message()}});
 }
 
@@ -461,7 +467,7 @@ Status Simulator::Seed() {
                        {"vga", "serial0"}}}});
     }
     seed = json{{"vms", vms}};
-    PVEK8S_RETURN_IF_ERROR(WriteFileAtomic(seed_path, seed->dump(2) + "\n"));
+    PVEK8S_RETURN_IF_ERROR(WriteFileAtomic(seed_path, SafeDump(*seed, 2) + "\n"));
   }
   if (!seed->is_object() || !(*seed)["vms"].is_array()) {
     return InvalidArgumentError(seed_path.string() + ": want {\"vms\": [...]}");
@@ -674,7 +680,19 @@ HttpResponse Simulator::Handle(const HttpRequest& request) {
     }
   }
   if (latency > 0) std::this_thread::sleep_for(std::chrono::duration<double>(latency));
-  return Dispatch(request);
+  // A last line of defence: a bug in a handler must answer 500, not kill the
+  // connection thread (and with it the whole server).
+  try {
+    return Dispatch(request);
+  } catch (const std::exception& e) {
+    log::Error("handler failed", {{"error", e.what()}, {"path", request.path}});
+    HttpResponse r;
+    r.status = 500;
+    r.reason = "internal error";
+    r.body = R"({"data":null,"message":"internal error\n"})";
+    r.close = true;
+    return r;
+  }
 }
 
 namespace {
@@ -729,7 +747,7 @@ std::string JsonToParam(const json& v) {
     return out;
   }
   if (v.is_null()) return "";
-  return v.dump();
+  return SafeDump(v);
 }
 
 }  // namespace
@@ -893,12 +911,12 @@ HttpResponse Simulator::Dispatch(const HttpRequest& http) {
   if (result.status == 200) {
     json body = {{"data", result.data}};
     if (result.total) body["total"] = *result.total;
-    resp.body = body.dump();
+    resp.body = SafeDump(body);
   } else {
     json body = {{"data", nullptr}};
     if (!options_.legacy_errors) body["message"] = result.message;
     if (!result.errors.empty()) body["errors"] = result.errors;
-    resp.body = body.dump();
+    resp.body = SafeDump(body);
     resp.reason = result.message.substr(0, result.message.find('\n'));
     resp.close = true;  // pveproxy closes the connection after any error.
   }

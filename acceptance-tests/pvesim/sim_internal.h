@@ -92,6 +92,9 @@ inline std::string LockTimeoutMessage(const std::string& path) {
   return "can't lock file '" + path + "' - got timeout";
 }
 
+// json::dump that never throws (invalid UTF-8 becomes U+FFFD).
+std::string SafeDump(const nlohmann::json& j, int indent = -1);
+
 // Proxmox's format_size: the largest unit that divides the size exactly.
 std::string FormatSize(int64_t bytes);
 // Proxmox's parse_size ("20G", "2252M", "1024"); nullopt if malformed.
