@@ -54,6 +54,35 @@ std::string CloneOk(Client& c, int newid,
   return upid;
 }
 
+// A plain-HTTP GET (no TLS) with a raw socket; returns status and headers.
+Response PlainGet(const std::string& url) {
+  Response r;
+  std::string rest = url.substr(7);
+  std::string hostport = rest.substr(0, rest.find('/'));
+  std::string path = rest.substr(hostport.size());
+  int port = std::stoi(hostport.substr(hostport.find(':') + 1));
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + hostport + "\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) r.body.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  if (r.body.starts_with("HTTP/1.1 ")) r.status = std::stoi(r.body.substr(9, 3));
+  size_t loc = r.body.find("Location: ");
+  if (loc != std::string::npos) {
+    r.headers["location"] = r.body.substr(loc + 10, r.body.find("\r\n", loc) - loc - 10);
+  }
+  return r;
+}
+
 TEST_CASE("ready line, TLS and the certificate fingerprint") {
   Sim s;
   const json& ready = s.proc.ready();
@@ -516,6 +545,53 @@ TEST_CASE("lock contention fails the way Proxmox does") {
   CHECK(put.reason == "can't lock file '/var/lock/qemu-server/lock-310.conf' - got timeout");
   CHECK(c.WaitTask(start.data().get<std::string>())["exitstatus"] == "OK");
   CHECK(c.Call("PUT", "/nodes/pve1/qemu/310/config", {{"cores", "4"}}).status == 200);
+}
+
+TEST_CASE("create a VM with new disks, turn it into a template, plain HTTP is redirected") {
+  Sim s;
+  Client& c = s.client;
+  Response r = c.Call("POST", "/nodes/pve2/qemu",
+                      {{"vmid", "500"},
+                       {"name", "fresh"},
+                       {"memory", "current=4096"},
+                       {"scsi0", "local-lvm:8,iothread=1"},
+                       {"ide2", "local-lvm:cloudinit"},
+                       {"net0", "virtio,bridge=vmbr0"},
+                       {"scsihw", "virtio-scsi-single"}});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(c.WaitTask(r.data().get<std::string>())["exitstatus"] == "OK");
+  json cfg = c.Call("GET", "/nodes/pve2/qemu/500/config").data();
+  CHECK(cfg["scsi0"] == "local-lvm:vm-500-disk-0,iothread=1,size=8G");
+  CHECK(cfg["ide2"] == "local-lvm:vm-500-cloudinit,media=cdrom");
+  CHECK(std::regex_match(cfg["net0"].get<std::string>(),
+                         std::regex("^virtio=BC:24:11:[0-9A-F:]{8},bridge=vmbr0$")));
+  CHECK(c.Call("GET", "/nodes/pve2/qemu/500/status/current").data()["maxmem"] == 4096LL << 20);
+  r = c.Call("POST", "/nodes/pve2/qemu", {{"vmid", "500"}});
+  CHECK(r.reason == "unable to create VM 500 - VM 500 already exists on node 'pve2'");
+  r = c.Call("POST", "/nodes/pve2/qemu/500/template");
+  CHECK(c.WaitTask(r.data().get<std::string>())["exitstatus"] == "OK");
+  cfg = c.Call("GET", "/nodes/pve2/qemu/500/config").data();
+  CHECK(cfg["template"] == 1);
+  CHECK(cfg["scsi0"] == "local-lvm:base-500-disk-0,iothread=1,size=8G");
+  r = c.Call("POST", "/nodes/pve2/qemu/500/status/start");
+  CHECK(c.WaitTask(r.data().get<std::string>())["exitstatus"] ==
+        "you can't start a vm if it's a template");
+  // Detaching a disk keeps the volume as unused0; deleting unused0 frees it.
+  CloneOk(c, 501, {{"full", "1"}}, "pve2", 500);
+  REQUIRE(c.Call("PUT", "/nodes/pve2/qemu/501/config", {{"scsi1", "local-lvm:2"}}).status == 200);
+  REQUIRE(c.Call("PUT", "/nodes/pve2/qemu/501/config", {{"delete", "scsi1"}}).status == 200);
+  cfg = c.Call("GET", "/nodes/pve2/qemu/501/config").data();
+  CHECK(cfg["unused0"] == "local-lvm:vm-501-disk-1");
+  REQUIRE(c.Call("PUT", "/nodes/pve2/qemu/501/config", {{"delete", "unused0"}}).status == 200);
+  json vols = c.Call("GET", "/nodes/pve2/storage/local-lvm/content", {{"vmid", "501"}}).data();
+  CHECK(vols.size() == 2);  // disk-0 and the cloud-init drive.
+
+  // Plain HTTP on the TLS port gets a redirect to https.
+  std::string plain = s.proc.url();
+  plain.replace(0, 5, "http");
+  Response red = PlainGet(plain + "/api2/json/version");
+  CHECK(red.status == 301);
+  CHECK(red.headers["location"].starts_with("https://127.0.0.1:"));
 }
 
 TEST_CASE("pools and tags") {

@@ -164,7 +164,12 @@ ParseResult ParseHttpRequest(std::string_view input, const ParseLimits& limits) 
   if (content_length > limits.max_body_bytes) return Error(501, "for data too large");
 
   size_t body_start = pos + header_block_len;
-  if (input.size() - body_start < content_length) return {};
+  if (input.size() - body_start < content_length) {
+    ParseResult waiting;
+    const std::string* expect = req.Header("expect");
+    waiting.expect_continue = expect != nullptr && Lower(*expect) == "100-continue";
+    return waiting;
+  }
   req.body = std::string(input.substr(body_start, content_length));
 
   std::string connection = req.Header("connection") ? Lower(*req.Header("connection")) : "";

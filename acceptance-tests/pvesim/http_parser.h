@@ -47,6 +47,9 @@ struct ParseResult {
   ParseState state = ParseState::kIncomplete;
   HttpRequest request;
   size_t consumed = 0;
+  // For kIncomplete: the header block is complete and the client sent
+  // "Expect: 100-continue", so it waits for an interim answer before the body.
+  bool expect_continue = false;
   int status = 0;      // For kError: the HTTP status to answer with.
   std::string reason;  // For kError: the reason phrase (also used as plain-text body).
 };

@@ -66,6 +66,15 @@ TEST_CASE("malformed requests are errors with a status") {
   }
 }
 
+TEST_CASE("Expect: 100-continue is reported once the headers are complete") {
+  std::string in = "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  ParseResult r = ParseHttpRequest(in);
+  CHECK(r.state == ParseState::kIncomplete);
+  CHECK(r.expect_continue);
+  CHECK_FALSE(ParseHttpRequest(in.substr(0, in.size() - 2)).expect_continue);
+  CHECK(ParseHttpRequest(in + "body").state == ParseState::kComplete);
+}
+
 TEST_CASE("header limits match pveproxy") {
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < 65; ++i) many += "X-" + std::to_string(i) + ": 1\r\n";

@@ -66,6 +66,33 @@ bool WriteAll(SSL* ssl, std::string_view data) {
   return true;
 }
 
+// Answers one plain-HTTP request with a redirect to the same URL over https,
+// 301 for GET/HEAD and 308 otherwise, as pveproxy does.
+void RedirectPlainHttp(int fd) {
+  std::string buffer;
+  char chunk[4096];
+  ParseResult parsed;
+  while (true) {
+    parsed = ParseHttpRequest(buffer);
+    if (parsed.state != ParseState::kIncomplete) break;
+    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) return;
+    buffer.append(chunk, static_cast<size_t>(n));
+  }
+  HttpResponse r;
+  r.status = 400;
+  if (parsed.state == ParseState::kComplete) {
+    const std::string* host = parsed.request.Header("host");
+    bool safe = parsed.request.method == "GET" || parsed.request.method == "HEAD";
+    r.status = safe ? 301 : 308;
+    r.reason = safe ? "Moved Permanently" : "Permanent Redirect";
+    r.headers.emplace_back(
+        "Location", "https://" + (host ? *host : std::string("localhost")) + parsed.request.target);
+  }
+  std::string out = Serialize(r, true);
+  [[maybe_unused]] ssize_t w = send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+}
+
 }  // namespace
 
 const char* StandardReason(int status) {
@@ -226,12 +253,27 @@ void HttpsServer::Serve(int fd, Connection* self) {
   SSL* ssl = SSL_new(Ctx(ssl_ctx_));
   SSL_set_fd(ssl, fd);
   std::string buffer;
-  if (WaitReadable(fd, stopping_, 10000) == 1 && SSL_accept(ssl) == 1) {
+  bool readable = WaitReadable(fd, stopping_, 10000) == 1;
+  unsigned char first = 0;
+  if (readable && recv(fd, &first, 1, MSG_PEEK) == 1 && first != 0x16) {
+    // Plain HTTP on the TLS port: pveproxy redirects to https and closes.
+    RedirectPlainHttp(fd);
+    close(fd);
+    SSL_free(ssl);
+    self->done.store(true);
+    return;
+  }
+  bool continued = false;
+  if (readable && SSL_accept(ssl) == 1) {
     char chunk[16384];
     bool open = true;
     while (open && !stopping_.load()) {
       ParseResult parsed = ParseHttpRequest(buffer, options_.limits);
       if (parsed.state == ParseState::kIncomplete) {
+        if (parsed.expect_continue && !continued) {
+          continued = true;
+          if (!WriteAll(ssl, "HTTP/1.1 100 Continue\r\n\r\n")) break;
+        }
         if (SSL_pending(ssl) == 0 && WaitReadable(fd, stopping_, options_.idle_timeout_ms) != 1) {
           break;
         }
@@ -249,6 +291,7 @@ void HttpsServer::Serve(int fd, Connection* self) {
         break;
       }
       buffer.erase(0, parsed.consumed);
+      continued = false;
       HttpResponse r = handler_(parsed.request);
       if (r.drop) break;
       bool close_after = r.close || !parsed.request.keep_alive || stopping_.load();

@@ -73,6 +73,12 @@ bool HasIndexedPrefix(const std::string& key, std::string_view prefix) {
                      [](char c) { return c >= '0' && c <= '9'; });
 }
 
+int64_t MemoryBytes(const std::string& value) {
+  std::string mib = FirstPart(value);
+  if (mib.starts_with("current=")) mib = mib.substr(8);
+  return ParseSize(mib + "M").value_or(0);
+}
+
 bool IsDiskKey(const std::string& key) {
   return HasIndexedPrefix(key, "ide") || HasIndexedPrefix(key, "sata") ||
          HasIndexedPrefix(key, "scsi") || HasIndexedPrefix(key, "virtio") || key == "efidisk0" ||
@@ -1096,7 +1102,7 @@ json Simulator::VmResource(const Vm& vm, double now) const {
       }
     }
     j["maxdisk"] = maxdisk;
-    j["maxmem"] = ParseSize(FirstPart(get("memory", "2048")) + "M").value_or(2048LL << 20);
+    j["maxmem"] = MemoryBytes(get("memory", "2048"));
     j["maxcpu"] = std::atoi(get("cores", "1").c_str()) * std::atoi(get("sockets", "1").c_str());
     j["uptime"] = seen->status == "running" ? static_cast<int64_t>(now - vm.started_at) : 0;
   }
@@ -1113,9 +1119,7 @@ json Simulator::NodeStatusJson(const std::string& node) const {
   int64_t mem_used = 0;
   for (const auto& [id, vm] : vms_) {
     if (vm.node == node && vm.running) {
-      mem_used +=
-          ParseSize(FirstPart(vm.conf.count("memory") ? vm.conf.at("memory") : "2048") + "M")
-              .value_or(0);
+      mem_used += MemoryBytes(vm.conf.count("memory") ? vm.conf.at("memory") : "2048");
     }
   }
   return {{"node", node},

@@ -223,15 +223,14 @@ Simulator::Result Simulator::ListVms(Request& r) {
   if (auto e = CheckNode(r)) return *e;
   json out = json::array();
   for (const auto& [id, vm] : vms_) {
-    if (vm.node != r.uri["node"] || vm.creating) continue;
+    if (vm.node != r.uri["node"]) continue;
     if (!auth_->HasPriv(r.who, "/vms/" + std::to_string(id), "VM.Audit")) continue;
     auto conf = vm.conf;
     json j = {
         {"vmid", id},
         {"status", vm.running ? "running" : "stopped"},
         {"cpus", conf.count("cores") ? std::atoi(conf["cores"].c_str()) : 1},
-        {"maxmem",
-         ParseSize(FirstPart(conf.count("memory") ? conf["memory"] : "2048") + "M").value_or(0)},
+        {"maxmem", MemoryBytes(conf.count("memory") ? conf["memory"] : "2048")},
         {"uptime", vm.running ? static_cast<int64_t>(r.now - vm.started_at) : 0},
         {"cpu", 0},
         {"mem", 0},
@@ -1163,8 +1162,7 @@ Simulator::Result Simulator::GetStatusCurrent(Request& r) {
   if (auto e = LoadVm(r, &vm)) return *e;
   if (auto e = CheckPriv(r, "/vms/" + std::to_string(vm->vmid), {"VM.Audit"})) return *e;
   auto& conf = vm->conf;
-  int64_t maxmem =
-      ParseSize(FirstPart(conf.count("memory") ? conf["memory"] : "2048") + "M").value_or(0);
+  int64_t maxmem = MemoryBytes(conf.count("memory") ? conf["memory"] : "2048");
   int64_t maxdisk = 0;
   if (conf.count("scsi0")) maxdisk = ParseSize(PropertyValue(conf["scsi0"], "size")).value_or(0);
   int cores = conf.count("cores") ? std::atoi(conf["cores"].c_str()) : 1;

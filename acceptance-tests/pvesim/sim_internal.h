@@ -102,6 +102,8 @@ std::optional<int64_t> ParseSize(std::string_view text);
 
 // Whether `key` is `prefix` followed by a decimal index ("net0" for "net").
 bool HasIndexedPrefix(const std::string& key, std::string_view prefix);
+// Bytes of a `memory` option: "4096" or "current=4096[,...]" (MiB).
+int64_t MemoryBytes(const std::string& value);
 bool IsDiskKey(const std::string& key);
 bool IsCloudinitKey(const std::string& key);
 bool IsHotpluggable(const std::string& key);
