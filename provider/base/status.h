@@ -111,6 +111,8 @@ class [[nodiscard]] StatusOr {
   T&& value() && { return std::get<T>(std::move(rep_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  // The value, or `fallback` when this holds an error.
+  T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

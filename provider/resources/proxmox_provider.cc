@@ -5,6 +5,8 @@
 
 #include "provider/base/log.h"
 #include "provider/resources/k8s_cluster/k8s_cluster.h"
+#include "provider/resources/k8s_node/k8s_node.h"
+#include "provider/resources/provider_data.h"
 
 namespace pvek8s::resources {
 namespace {
@@ -27,27 +29,31 @@ class ProxmoxProvider : public framework::Provider {
     // local resources needs no connection settings. Resources that call the
     // API report the error with their own context.
     auto settings = ResolveConnection(config, env_, diags);
-    std::lock_guard<std::mutex> lock(mu_);
-    connection_ = std::move(settings);
-    if (!connection_->ok()) {
+    if (!settings.ok()) {
       log::Debug("no usable Proxmox connection settings yet",
-                 {{"reason", connection_->status().message()}});
+                 {{"reason", settings.status().message()}});
     }
+    data_.SetConnection(std::move(settings));
   }
 
   std::vector<std::unique_ptr<framework::Resource>> Resources() override {
     std::vector<std::unique_ptr<framework::Resource>> out;
     out.push_back(NewK8sClusterResource());
+    out.push_back(NewK8sNodeResource(&data_));
     return out;
   }
 
-  std::vector<std::unique_ptr<framework::DataSource>> DataSources() override { return {}; }
+  std::vector<std::unique_ptr<framework::DataSource>> DataSources() override {
+    std::vector<std::unique_ptr<framework::DataSource>> out;
+    out.push_back(NewNodesDataSource(&data_));
+    out.push_back(NewVmTemplateDataSource(&data_));
+    return out;
+  }
 
  private:
   EnvLookup env_;
   framework::Schema schema_;
-  std::mutex mu_;
-  std::optional<StatusOr<ConnectionSettings>> connection_;
+  ProviderData data_;
 };
 
 }  // namespace

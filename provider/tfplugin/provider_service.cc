@@ -79,7 +79,9 @@ void ToProto(const framework::Block& block, pb::Schema::Block* out) {
         break;
     }
     pn->set_min_items(nb.min_items);
-    pn->set_max_items(nb.nesting == framework::NestedBlock::Nesting::kSingle ? 1 : nb.max_items);
+    // Terraform requires min == max for single blocks (0: optional, 1: required).
+    pn->set_max_items(nb.nesting == framework::NestedBlock::Nesting::kSingle ? nb.min_items
+                                                                             : nb.max_items);
     ToProto(nb.block, pn->mutable_block());
   }
 }

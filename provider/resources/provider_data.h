@@ -1,0 +1,34 @@
+// What the provider shares with its resources and data sources: the
+// connection settings and a lazily made Proxmox client.
+#ifndef PROVIDER_RESOURCES_PROVIDER_DATA_H_
+#define PROVIDER_RESOURCES_PROVIDER_DATA_H_
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "provider/base/status.h"
+#include "provider/framework/resource.h"
+#include "provider/pve/client.h"
+#include "provider/resources/provider_config.h"
+
+namespace pvek8s::resources {
+
+class ProviderData {
+ public:
+  // Stores the outcome of ConfigureProvider (settings, or why there are none).
+  void SetConnection(StatusOr<ConnectionSettings> settings);
+
+  // The client, made on first use. `ctx` cancels its waits (StopProvider).
+  // Fails with the configuration problem when settings are missing.
+  StatusOr<pve::Client*> Client(const framework::Context* ctx);
+
+ private:
+  std::mutex mu_;
+  std::optional<StatusOr<ConnectionSettings>> settings_;
+  std::unique_ptr<pve::Client> client_;
+};
+
+}  // namespace pvek8s::resources
+
+#endif  // PROVIDER_RESOURCES_PROVIDER_DATA_H_
