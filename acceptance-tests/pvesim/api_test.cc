@@ -594,6 +594,38 @@ TEST_CASE("create a VM with new disks, turn it into a template, plain HTTP is re
   CHECK(red.headers["location"].starts_with("https://127.0.0.1:"));
 }
 
+TEST_CASE("--seed makes runs reproducible; --legacy-errors drops the message") {
+  auto mac_of_clone = [](const std::vector<std::string>& args) {
+    Sim s(args);
+    CloneOk(s.client, 170);
+    return s.client.Call("GET", "/nodes/pve1/qemu/170/config").data()["net0"].get<std::string>();
+  };
+  std::string a = mac_of_clone({"--seed", "42"});
+  CHECK(a == mac_of_clone({"--seed", "42"}));
+  CHECK(a != mac_of_clone({"--seed", "43"}));
+
+  Sim legacy({"--legacy-errors"});
+  Response r = legacy.client.Call("GET", "/nodes/pve1/qemu/123/config");
+  CHECK(r.status == 500);
+  CHECK(r.reason == "Configuration file 'nodes/pve1/qemu-server/123.conf' does not exist");
+  CHECK(r.json == json{{"data", nullptr}});
+}
+
+TEST_CASE("a shared storage lets a full clone land on another node") {
+  Sim s({"--storage", "ceph:rbd:images,rootdir:shared"});
+  Client& c = s.client;
+  Response r =
+      c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "180"}, {"target", "pve3"}});
+  CHECK(r.reason == "can't clone VM to node 'pve3' (VM uses local storage)");
+  CloneOk(c, 180, {{"target", "pve3"}, {"full", "1"}, {"storage", "ceph"}});
+  json cfg = c.Call("GET", "/nodes/pve3/qemu/180/config").data();
+  CHECK(cfg["scsi0"] == "ceph:vm-180-disk-0,size=2252M");
+  CHECK(c.Call("GET", "/nodes/pve1/qemu/180/config").status == 500);
+  json st = c.Call("GET", "/nodes/pve2/storage/ceph/status").data();
+  CHECK(st["shared"] == 1);
+  CHECK(st["used"].get<int64_t>() >= (2252LL << 20));
+}
+
 TEST_CASE("pools and tags") {
   Sim s;
   Client& c = s.client;

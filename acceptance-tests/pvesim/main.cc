@@ -25,7 +25,8 @@ constexpr char kUsage[] =
     "...]\n"
     "              [--acl PATH:ROLES:SUBJECT[:PROPAGATE] ...] [--profile fast|realistic]\n"
     "              [--timing NAME=SECONDS ...] [--fault SPEC ...] [--seed N]\n"
-    "              [--cert PEM --key PEM] [--dhcp-range CIDR] [--legacy-errors]\n"
+    "              [--storage ID:TYPE:CONTENT[:shared] ...] [--cert PEM --key PEM]\n"
+    "              [--dhcp-range CIDR] [--legacy-errors]\n"
     "              [--pve-version 8.4.1]\n";
 
 int Fail(const std::string& message) {
@@ -94,6 +95,10 @@ int main(int argc, char** argv) {
       options.seed = std::strtoull(val.c_str(), &end, 10);
       if (val.empty() || *end != '\0') return Fail("--seed wants a number");
       options.seed_given = true;
+    } else if (arg == "--storage") {
+      auto spec = pvek8s::pvesim::ParseStorageSpec(val);
+      if (!spec.ok()) return Fail(spec.status().message());
+      options.storages.push_back(*spec);
     } else if (arg == "--cert") {
       cert = val;
     } else if (arg == "--key") {

@@ -138,6 +138,25 @@ std::string SetProperty(const std::string& value, const std::string& key, const 
   return out;
 }
 
+StatusOr<StorageSpec> ParseStorageSpec(std::string_view spec) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t c = spec.find(':', start);
+    if (c == std::string_view::npos) c = spec.size();
+    parts.emplace_back(spec.substr(start, c - start));
+    start = c + 1;
+  }
+  ParamDef id_def{.format = "pve-storage-id"};
+  if (parts.size() < 3 || parts.size() > 4 || !CheckValue(id_def, parts[0]).empty() ||
+      parts[1].empty() || parts[2].empty() || (parts.size() == 4 && parts[3] != "shared") ||
+      parts[0] == "local" || parts[0] == "local-lvm") {
+    return InvalidArgumentError("--storage wants ID:TYPE:CONTENT[:shared], got '" +
+                                std::string(spec) + "'");
+  }
+  return StorageSpec{parts[0], parts[1], parts[2], parts.size() == 4};
+}
+
 // ---------------------------------------------------------------------------
 // Timings.
 
@@ -196,6 +215,10 @@ Simulator::Simulator(SimOptions options) : options_(std::move(options)) {
       {"local", "dir", "backup,import,iso,snippets,vztmpl", 100LL << 30, false},
       {"local-lvm", "lvmthin", "images,rootdir", 1800LL << 30, false},
   };
+  for (const StorageSpec& extra : options_.storages) {
+    storages_.push_back(
+        {extra.id, extra.type, extra.content, extra.shared ? 10LL << 40 : 1LL << 40, extra.shared});
+  }
   started_wall_ = WallNow();
   next_pid_ = 0x10000 + static_cast<uint32_t>(rng_() % 0x100000);
 }
@@ -1058,9 +1081,11 @@ void Simulator::RecordHistory(Vm& vm) {
 }
 
 int64_t Simulator::StorageUsed(const std::string& node, const std::string& storage) const {
+  const Storage* st = FindStorage(storage);
+  bool shared = st != nullptr && st->shared;
   int64_t used = 0;
   for (const auto& [id, vm] : vms_) {
-    if (vm.node != node) continue;
+    if (vm.node != node && !shared) continue;
     for (const auto& [volid, v] : vm.volumes) {
       if (v.storage == storage) used += v.size;
     }

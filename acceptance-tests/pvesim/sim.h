@@ -53,8 +53,20 @@ struct Timings {
   bool Set(std::string_view name, double value);
 };
 
+// An extra storage beside the default local (dir) and local-lvm (lvmthin).
+struct StorageSpec {
+  std::string id;
+  std::string type;     // e.g. rbd, nfs, lvmthin
+  std::string content;  // e.g. images,rootdir
+  bool shared = false;  // Shared storages let clones target other nodes.
+};
+
+// "ID:TYPE:CONTENT[:shared]", e.g. "ceph:rbd:images,rootdir:shared".
+StatusOr<StorageSpec> ParseStorageSpec(std::string_view spec);
+
 struct SimOptions {
   std::string data_dir;
+  std::vector<StorageSpec> storages;
   std::vector<std::string> nodes = {"pve1", "pve2", "pve3"};
   AuthConfig auth;
   Timings timings;

@@ -882,10 +882,12 @@ Simulator::Result Simulator::Clone(Request& r) {
   if (src->conf.contains("lock"))
     return Result::Fail(500, "VM is locked (" + src->conf["lock"] + ")");
   if (target != node) {
+    // Every disk must end up on a storage the target node can reach.
     for (const auto& [k, v] : src->conf) {
       if (!IsDiskKey(k)) continue;
       std::string spec = FirstPart(v);
-      const Storage* st = FindStorage(spec.substr(0, spec.find(':')));
+      std::string dest = full && !storage.empty() ? storage : spec.substr(0, spec.find(':'));
+      const Storage* st = FindStorage(dest);
       if (st != nullptr && !st->shared) {
         return Result::Fail(500, "can't clone VM to node '" + target + "' (VM uses local storage)");
       }
