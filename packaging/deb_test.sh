@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# package_deb: builds the provider's .deb with CPack into a temporary directory,
+# extracts it with dpkg-deb (no root, nothing installed on this machine), and
+# runs examples/quickstart against the extracted files, both ways Terraform
+# can find them:
+#   1. implied mirror: no provider_installation block, XDG_DATA_DIRS pointing
+#      at the extracted usr/share (on a real install, the default
+#      /usr/local/share:/usr/share finds /usr/share/terraform/plugins);
+#   2. explicit filesystem_mirror in a CLI configuration, as documented in
+#      terraformrc.example: init, apply, empty second plan, destroy.
+#
+# usage: deb_test.sh CPACK_CONFIG QUICKSTART_DIR
+set -euo pipefail
+cpack_config=$1
+quickstart=$(realpath "$2")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pvek8s-deb-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+show() { sed 's/^/    /' "$1" | tail -40; }
+
+# --- build and inspect the package
+if ! cpack --config "$cpack_config" -B "$tmp/pkg" >"$tmp/cpack.log" 2>&1; then
+  not_ok "cpack"
+  show "$tmp/cpack.log"
+  exit 1
+fi
+mapfile -t debs < <(find "$tmp/pkg" -maxdepth 1 -name 'pvek8s-terraform-provider_*_amd64.deb')
+if ((${#debs[@]} != 1)); then
+  not_ok "exactly one pvek8s-terraform-provider_*_amd64.deb (found ${#debs[@]})"
+  exit 1
+fi
+deb=${debs[0]}
+version=$(dpkg-deb -f "$deb" Version)
+ok "built $(basename "$deb")"
+
+[[ $(dpkg-deb -f "$deb" Package) == pvek8s-terraform-provider ]] &&
+  ok "package name" || not_ok "package name is $(dpkg-deb -f "$deb" Package)"
+depends=$(dpkg-deb -f "$deb" Depends)
+[[ $depends == *libgrpc++* && $depends == *libssl3* ]] &&
+  ok "Depends lists the shared libraries ($depends)" || not_ok "Depends: '$depends'"
+[[ -n $(dpkg-deb -f "$deb" Maintainer) && -n $(dpkg-deb -f "$deb" Description) ]] &&
+  ok "Maintainer and Description set" || not_ok "Maintainer or Description missing"
+
+root="$tmp/root"
+dpkg-deb -x "$deb" "$root"
+plugins="$root/usr/share/terraform/plugins"
+bin="$plugins/registry.terraform.io/gcid/proxmox/$version/linux_amd64/terraform-provider-proxmox_v$version"
+if [[ -x $bin ]]; then ok "binary at /usr/share/terraform/plugins/.../$version/linux_amd64"; else
+  not_ok "no executable $bin"; find "$root" -type f | sed 's/^/    /'; exit 1; fi
+[[ $("$bin" --version) == "terraform-provider-proxmox $version" ]] &&
+  ok "binary reports version $version" || not_ok "binary reports '$("$bin" --version)'"
+if readelf -S "$bin" | grep -q '\.debug_info'; then not_ok "binary is not stripped"; else ok "binary is stripped"; fi
+[[ -f $root/usr/share/doc/pvek8s-terraform-provider/copyright &&
+   -f $root/usr/share/doc/pvek8s-terraform-provider/terraformrc.example ]] &&
+  ok "copyright and terraformrc.example shipped" || not_ok "docs missing under /usr/share/doc"
+
+# --- Terraform finds it without any provider_installation block
+export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+unset TF_LOG TF_LOG_PATH TF_DATA_DIR TF_PLUGIN_CACHE_DIR
+mkdir -p "$tmp/home" "$tmp/implied" "$tmp/explicit"
+: >"$tmp/empty.tfrc"
+cp "$quickstart"/*.tf "$tmp/implied/"
+if (cd "$tmp/implied" &&
+    HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" XDG_DATA_DIRS="$root/usr/share" \
+    TF_CLI_CONFIG_FILE="$tmp/empty.tfrc" \
+    terraform init -input=false -no-color >"$tmp/implied.log" 2>&1 &&
+    grep -q "Installed gcid/proxmox v$version" "$tmp/implied.log" &&
+    HOME="$tmp/home" TF_CLI_CONFIG_FILE="$tmp/empty.tfrc" \
+    terraform validate -no-color >>"$tmp/implied.log" 2>&1); then
+  ok "implied mirror: init and validate without provider_installation"
+else
+  not_ok "implied mirror"
+  show "$tmp/implied.log"
+fi
+
+# --- explicit filesystem_mirror: the quickstart end to end
+cat >"$tmp/explicit.tfrc" <<CFG
+provider_installation {
+  filesystem_mirror {
+    path    = "$plugins"
+    include = ["registry.terraform.io/gcid/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/gcid/*"]
+  }
+}
+CFG
+cp "$quickstart"/*.tf "$tmp/explicit/"
+cd "$tmp/explicit"
+export HOME="$tmp/home" TF_CLI_CONFIG_FILE="$tmp/explicit.tfrc"
+step() {
+  local what=$1
+  shift
+  if "$@" >"$tmp/step.log" 2>&1; then ok "$what"; else not_ok "$what"; show "$tmp/step.log"; return 1; fi
+}
+step "explicit mirror: terraform init" terraform init -input=false -no-color &&
+  step "explicit mirror: terraform apply" terraform apply -input=false -auto-approve -no-color &&
+  step "explicit mirror: second plan is empty" terraform plan -input=false -no-color -detailed-exitcode &&
+  step "explicit mirror: ca_cert_hash output" bash -c \
+    'terraform output -raw ca_cert_hash | grep -Eq "^sha256:[0-9a-f]{64}$"' &&
+  step "explicit mirror: terraform destroy" terraform destroy -input=false -auto-approve -no-color ||
+  true
+
+echo "$failures failed"
+((failures == 0))
