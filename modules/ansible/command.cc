@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -69,12 +70,19 @@ StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 
   // Everything the child needs is prepared before fork: after fork only
   // async-signal-safe calls are allowed.
+  // A variable appears once: programs differ in which duplicate they read.
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  auto overridden = [&](std::string_view entry) {
+    return std::any_of(extra_env.begin(), extra_env.end(),
+                       [&](const std::string& x) { return name_of(x) == name_of(entry); });
+  };
   std::vector<std::string> env_strings;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (!IsLocaleVariable(*e)) env_strings.emplace_back(*e);
+    if (!IsLocaleVariable(*e) && !overridden(*e)) env_strings.emplace_back(*e);
   }
-  env_strings.emplace_back("LC_ALL=C");
-  env_strings.emplace_back("LANG=C");
+  for (const char* locale : {"LC_ALL=C", "LANG=C"}) {
+    if (!overridden(locale)) env_strings.emplace_back(locale);
+  }
   env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());

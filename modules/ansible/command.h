@@ -28,7 +28,8 @@ struct CommandResult {
 
 // Runs argv[0] (a path, or a name searched in $PATH) with the remaining
 // arguments, stdin from /dev/null, LC_ALL=C and LANG=C replacing the caller's
-// locale variables, plus `extra_env` ("NAME=value") entries. The child leads its
+// locale variables, plus `extra_env` ("NAME=value") entries, which replace
+// variables of the same name (LC_ALL included). The child leads its
 // own process group; when `timeout` passes the whole group gets SIGKILL and
 // timed_out is set. Returns an error only when the program cannot be started
 // (not found, not executable); a failing program is a CommandResult.

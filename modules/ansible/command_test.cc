@@ -29,6 +29,10 @@ TEST_CASE("children get a C locale, /dev/null as stdin and extra variables") {
   REQUIRE(r.ok());
   CHECK(r->out == "C C unset yes\n");  // `cat` read /dev/null: no hang, no output.
   CHECK(r->ok());
+  auto utf8 =
+      RunCommand({"sh", "-c", "env | grep -c '^LC_ALL='; echo $LC_ALL"}, 10s, {"LC_ALL=C.UTF-8"});
+  REQUIRE(utf8.ok());
+  CHECK(utf8->out == "1\nC.UTF-8\n");
 }
 
 TEST_CASE("a hung child is killed with its process group at the deadline") {

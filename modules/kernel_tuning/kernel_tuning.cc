@@ -498,7 +498,8 @@ ansible::ArgSpec Spec() {
       Param("profile").Default("kubernetes").Choices({"kubernetes", "kubeflow", "none"}),
       Param("sysctl", ParamType::kDict).Default(json::object()),
       Param("modules", ParamType::kList).Default(json::array()).Elements(ParamType::kStr),
-      Param("swap").Choices({"off", "unchanged"}),
+      // No choices here: YAML 1.1 reads an unquoted `swap: off` as false, which Run() accepts.
+      Param("swap", ParamType::kRaw),
       Param("sysctl_file", ParamType::kPath).Default("/etc/sysctl.d/90-k8s.conf"),
       Param("modules_file", ParamType::kPath).Default("/etc/modules-load.d/k8s.conf"),
       Param("state").Default("present").Choices({"present", "absent"}),
@@ -816,9 +817,18 @@ Result Run(ansible::Module& module, const SystemPaths& sys) {
   StatusOr<Plan> plan = BuildPlan(profile, p["sysctl"], p["modules"]);
   if (!plan.ok()) return ansible::Failure(plan.status().message());
   const bool present = p["state"] == "present";
-  const std::string swap = p["swap"].is_string()           ? p["swap"].get<std::string>()
-                           : profile == "none" || !present ? "unchanged"
-                                                           : "off";
+  std::string swap = profile == "none" || !present ? "unchanged" : "off";
+  if (const json& v = p["swap"]; !v.is_null()) {
+    std::optional<bool> b = ansible::ParseBoolean(v);
+    if (b == false || v == "off") {
+      swap = "off";
+    } else if (v == "unchanged") {
+      swap = "unchanged";
+    } else {
+      return ansible::Failure("value of swap must be one of: off, unchanged, got: " +
+                              (v.is_string() ? v.get<std::string>() : v.dump()));
+    }
+  }
   w.extra["sysctl_file"] = *sysctl_file;
   w.extra["modules_file"] = *modules_file;
   json files_changed = json::array();

@@ -269,6 +269,16 @@ TEST_CASE("kubeflow minimums are only ever raised, live and in the file") {
   CHECK_FALSE(node.Run(json{{"profile", "kubeflow"}, {"swap", "unchanged"}}).changed);
 }
 
+TEST_CASE("swap accepts YAML's unquoted off (false) and rejects anything else by name") {
+  FakeNode node;
+  ansible::Result r = node.Run(json{{"profile", "none"}, {"swap", false}});
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.extra["swap"] == "off");
+  ansible::Result bad = node.Run(json{{"swap", "on"}});
+  CHECK(bad.failed);
+  CHECK(bad.msg == "value of swap must be one of: off, unchanged, got: on");
+}
+
 TEST_CASE("a missing key fails with a clear message before anything is persisted") {
   FakeNode node;
   ansible::Result r =
