@@ -338,7 +338,7 @@ Simulator::Result Simulator::DeleteVm(Request& r) {
   if (auto e = LoadVm(r, &vm)) return *e;
   int vmid = vm->vmid;
   if (auto e = CheckPriv(r, "/vms/" + std::to_string(vmid), {"VM.Allocate"})) return *e;
-  if (r.Has("skiplock") && r.who.userid != "root@pam") {
+  if (r.Has("skiplock") && r.who.TaskUser() != "root@pam") {
     return Result::ParamError("skiplock", "Only root may use this option.");
   }
   if (vm->conf.contains("lock") && !r.Bool("skiplock")) {
@@ -625,7 +625,7 @@ bool ValidSshKeys(const std::string& encoded) {
 std::optional<Simulator::Result> Simulator::UpdateConfig(Request& r, Vm* vm, int* warnings,
                                                          std::vector<std::string>* log) {
   int vmid = vm->vmid;
-  if (r.Has("skiplock") && r.who.userid != "root@pam") {
+  if (r.Has("skiplock") && r.who.TaskUser() != "root@pam") {
     return Result::ParamError("skiplock", "Only root may use this option.");
   }
   std::vector<std::string> deletes;
@@ -1066,7 +1066,7 @@ Simulator::Result Simulator::Resize(Request& r) {
   if (auto e = LoadVm(r, &vm)) return *e;
   int vmid = vm->vmid;
   if (auto e = CheckPriv(r, "/vms/" + std::to_string(vmid), {"VM.Config.Disk"})) return *e;
-  if (r.Has("skiplock") && r.who.userid != "root@pam") {
+  if (r.Has("skiplock") && r.who.TaskUser() != "root@pam") {
     return Result::ParamError("skiplock", "Only root may use this option.");
   }
   Task& task = NewTask(vm->node, "resize", std::to_string(vmid), r);
@@ -1203,7 +1203,7 @@ Simulator::Result Simulator::PowerAction(Request& r) {
   if (auto e = LoadVm(r, &vm)) return *e;
   int vmid = vm->vmid;
   if (auto e = CheckPriv(r, "/vms/" + std::to_string(vmid), {"VM.PowerMgmt"})) return *e;
-  if (r.Has("skiplock") && r.who.userid != "root@pam") {
+  if (r.Has("skiplock") && r.who.TaskUser() != "root@pam") {
     return Result::ParamError("skiplock", "Only root may use this option.");
   }
   std::string action = r.path.substr(r.path.rfind('/') + 1);
