@@ -34,6 +34,7 @@ CFG
 }
 
 tf_cleanup() {
+  if declare -F pvesim_stop_all >/dev/null; then pvesim_stop_all; fi
   if [[ -n ${KEEP_TEST_ROOT:-} ]]; then
     echo "kept $TEST_ROOT" >&2
   else
@@ -99,4 +100,67 @@ output_has() {
 finish() {
   echo "$PASSES passed, $FAILURES failed"
   [[ $FAILURES == 0 ]]
+}
+
+# pvesim_start BINARY NAME [ARGS...]: starts a simulator on a free loopback
+# port with the test token; sets PVE_URL, PVE_FP, PVE_DATA, PVESIM_PID.
+PVE_TOKEN_ID='terraform@pam!tf'
+PVE_TOKEN_SECRET=0b0a8f2e-4c7e-4bd1-9a55-6a5d7e6b1c2f
+PVESIM_PIDS=()
+pvesim_start() {
+  local binary=$1 name=$2
+  shift 2
+  PVE_DATA="$TEST_ROOT/pvesim-$name"
+  mkdir -p "$PVE_DATA"
+  local fd line
+  # Read the ready line straight from the simulator's stdout, with a deadline.
+  exec {fd}< <(exec "$binary" --listen 127.0.0.1:0 --data "$PVE_DATA" \
+    --token "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET" "$@" 2>"$PVE_DATA/log")
+  PVESIM_PID=$!
+  PVESIM_PIDS+=("$PVESIM_PID")
+  if ! read -r -t 30 -u "$fd" line; then
+    echo "pvesim did not start:" >&2
+    cat "$PVE_DATA/log" >&2
+    return 1
+  fi
+  echo "$line" >"$PVE_DATA/ready.json"
+  PVE_URL=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['url'])" "$PVE_DATA/ready.json")
+  PVE_FP=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['fingerprint_sha256'])" "$PVE_DATA/ready.json")
+}
+
+pvesim_stop_all() {
+  local pid
+  for pid in "${PVESIM_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PVESIM_PIDS=()
+}
+
+# pve METHOD PATH [curl args...]: a raw API call to the simulator, as an
+# administrator would make it out of band.
+pve() {
+  local method=$1 path=$2
+  shift 2
+  curl -sk -X "$method" -H "Authorization: PVEAPIToken=$PVE_TOKEN_ID=$PVE_TOKEN_SECRET" \
+    "$PVE_URL/api2/json$path" "$@"
+}
+
+# provider_block: the provider configuration for the running simulator.
+provider_block() {
+  cat <<CFG
+terraform {
+  required_providers {
+    proxmox = { source = "gcid/proxmox", version = "$TF_PROVIDER_VERSION" }
+  }
+}
+provider "proxmox" {
+  endpoint         = "$PVE_URL"
+  api_token_id     = "$PVE_TOKEN_ID"
+  api_token_secret = "$PVE_TOKEN_SECRET"
+  tls {
+    fingerprint_sha256 = "$PVE_FP"
+  }
+}
+CFG
 }

@@ -655,8 +655,12 @@ class K8sNodeResource : public framework::Resource {
     // 1. Template and placement.
     auto templates = FindTemplates(c, *plan.GetString("template"));
     if (!templates.ok()) {
-      resp.diagnostics.AddStatus(templates.status(), "Template not found",
-                                 AttributePath("template"));
+      if (templates.status().code() == StatusCode::kNotFound) {
+        resp.diagnostics.AddStatus(templates.status(), "Template not found",
+                                   AttributePath("template"));
+      } else {
+        resp.diagnostics.AddStatus(templates.status(), "Proxmox VE API call failed");
+      }
       resp.state = Value();
       return;
     }
@@ -1158,7 +1162,18 @@ class K8sNodeResource : public framework::Resource {
   void FinishState(pve::Client& c, const std::string& node, int64_t vmid, Value plan, bool wait_ip,
                    std::chrono::steady_clock::time_point deadline, ApplyResponse& resp) {
     auto conf = c.GetConfig(node, vmid);
-    if (conf.ok()) plan = plan.WithAttr("mac_addresses", Value(Macs(*conf, plan)));
+    if (conf.ok()) {
+      plan = plan.WithAttr("mac_addresses", Value(Macs(*conf, plan)));
+      // The boot disk's storage, when left to the template.
+      const Value& disk = plan.Attr("disk");
+      std::string key = BootDiskKey(*conf);
+      if (disk.HasValue() && disk.Attr("storage").IsUnknown() && !key.empty()) {
+        auto ps = pve::PropertyString::Parse(pve::JsonString((*conf)[key]));
+        std::string volume = ps.ok() ? ps->Get("").value_or("") : "";
+        plan = plan.WithAttr(
+            "disk", disk.WithAttr("storage", Value::String(volume.substr(0, volume.find(':')))));
+      }
+    }
     const Value& ip = plan.Attr("ip");
     std::string want;
     if (ip.HasValue() && ip.GetString("address") != "dhcp")
