@@ -99,6 +99,17 @@ TEST_CASE("ready line, TLS and the certificate fingerprint") {
   CHECK(s.proc.Stop() == 0);
 }
 
+TEST_CASE("a certificate given with --cert/--key is used instead of a generated one") {
+  Sim first;
+  std::string cert = first.data + "/pvesim-cert.pem";
+  std::string key = first.data + "/pvesim-key.pem";
+  Sim second({"--cert", cert, "--key", key});
+  CHECK(second.proc.fingerprint() == first.proc.fingerprint());
+  CHECK(second.proc.ca_pem() == cert);
+  CHECK_FALSE(std::filesystem::exists(second.data + "/pvesim-cert.pem"));
+  CHECK(second.client.Call("GET", "/version").status == 200);
+}
+
 TEST_CASE("authentication: tokens, tickets, CSRF and the 401 shapes") {
   Sim s;
   Client c(s.proc);
@@ -476,7 +487,7 @@ TEST_CASE("clone, configure, pending, digest, resize, power, agent, delete") {
 }
 
 TEST_CASE("config lock while cloning, clone errors and storage") {
-  Sim s({"--timing", "clone_base=1.0"});
+  Sim s({"--timing", "clone_base=1.5"});
   Client& c = s.client;
   Response r = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "300"}, {"full", "1"}});
   REQUIRE(r.status == 200);
@@ -525,7 +536,7 @@ TEST_CASE("lock contention fails the way Proxmox does") {
   // Full clones hold the storage lock while copying 2252M at 0.5 s/GiB (~1.1 s);
   // a second clone to the same storage gives up after 0.3 s.
   Sim s({"--timing", "clone_per_gib=0.5", "--timing", "storage_lock_timeout=0.3", "--timing",
-         "start=1.0", "--timing", "vm_lock_timeout=0.3"});
+         "start=2.0", "--timing", "vm_lock_timeout=0.3"});
   Client& c = s.client;
   Response a = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "310"}, {"full", "1"}});
   Response b = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "311"}, {"full", "1"}});
@@ -536,7 +547,7 @@ TEST_CASE("lock contention fails the way Proxmox does") {
       "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
   CHECK(c.WaitTask(a.data().get<std::string>())["exitstatus"] == "OK");
   CHECK(c.Call("GET", "/nodes/pve1/qemu/311/config").status == 500);
-  // A start holds the VM's flock for 1 s; a synchronous config update waits
+  // A start holds the VM's flock for 2 s; a synchronous config update waits
   // 0.3 s for it and then answers HTTP 500.
   Response start = c.Call("POST", "/nodes/pve1/qemu/310/status/start");
   REQUIRE(start.status == 200);
@@ -657,7 +668,7 @@ TEST_CASE("pools and tags") {
 }
 
 TEST_CASE("guest agent comes up after a delay and DHCP leases") {
-  Sim s({"--timing", "agent=0.4", "--dhcp-range", "10.77.0.0/24"});
+  Sim s({"--timing", "agent=1.0", "--dhcp-range", "10.77.0.0/24"});
   Client& c = s.client;
   CloneOk(c, 130);
   Response r = c.Call("POST", "/nodes/pve1/qemu/130/status/start");
@@ -682,7 +693,7 @@ TEST_CASE("guest agent comes up after a delay and DHCP leases") {
 }
 
 TEST_CASE("cluster/resources lags behind name and status") {
-  Sim s({"--timing", "resources_lag=0.5"});
+  Sim s({"--timing", "resources_lag=1.0"});
   Client& c = s.client;
   CloneOk(c, 140, {{"name", "lagging"}});
   json vm;
