@@ -9,10 +9,15 @@
 #   2. explicit filesystem_mirror in a CLI configuration, as documented in
 #      terraformrc.example: init, apply, empty second plan, destroy.
 #
-# usage: deb_test.sh CPACK_CONFIG QUICKSTART_DIR
+# With --collection, the gcid.k8s collection's .deb is checked too: extracted
+# into its own directory, ansible-doc and ansible-galaxy see the collection
+# there, and its kernel_tuning module runs on localhost in check mode.
+#
+# usage: deb_test.sh CPACK_CONFIG QUICKSTART_DIR [--collection]
 set -euo pipefail
 cpack_config=$1
 quickstart=$(realpath "$2")
+with_collection=${3:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pvek8s-deb-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -103,6 +108,54 @@ step "explicit mirror: terraform init" terraform init -input=false -no-color &&
     'terraform output -raw ca_cert_hash | grep -Eq "^sha256:[0-9a-f]{64}$"' &&
   step "explicit mirror: terraform destroy" terraform destroy -input=false -auto-approve -no-color ||
   true
+
+# --- the Ansible collection package
+if [[ $with_collection == --collection ]]; then
+  mapfile -t cdebs < <(find "$tmp/pkg" -maxdepth 1 -name 'pvek8s-ansible-collection_*_amd64.deb')
+  if ((${#cdebs[@]} != 1)); then
+    not_ok "exactly one pvek8s-ansible-collection_*_amd64.deb (found ${#cdebs[@]})"
+  else
+    cdeb=${cdebs[0]}
+    ok "built $(basename "$cdeb")"
+    [[ $(dpkg-deb -f "$cdeb" Depends) == *ansible-core* ]] &&
+      ok "collection Depends on ansible-core" || not_ok "collection Depends: '$(dpkg-deb -f "$cdeb" Depends)'"
+    croot="$tmp/collection-root"
+    dpkg-deb -x "$cdeb" "$croot"
+    colls="$croot/usr/share/ansible/collections"
+    coll="$colls/ansible_collections/gcid/k8s"
+    [[ -x $coll/plugins/modules/kernel_tuning && -f $coll/plugins/modules/kernel_tuning.yml &&
+       -f $coll/MANIFEST.json && -f $coll/meta/runtime.yml ]] &&
+      ok "collection unpacked under /usr/share/ansible/collections" ||
+      { not_ok "collection files missing"; find "$croot" | sed 's/^/    /'; }
+    compgen -G "$croot/usr/share/pvek8s/gcid-k8s-*.tar.gz" >/dev/null &&
+      ok "collection tarball in /usr/share/pvek8s" || not_ok "no tarball in /usr/share/pvek8s"
+    if [[ -x $coll/plugins/modules/kernel_tuning ]]; then
+      : >"$tmp/ansible.cfg"  # none of the machine's own settings
+      export ANSIBLE_HOME="$tmp/ansible-home" ANSIBLE_LOCAL_TEMP="$tmp/ansible-home/tmp" \
+        ANSIBLE_COLLECTIONS_PATH="$colls" ANSIBLE_NOCOLOR=1 ANSIBLE_CONFIG="$tmp/ansible.cfg"
+      if ansible-galaxy collection list gcid.k8s -p "$colls" >"$tmp/list.log" 2>&1 &&
+         grep -Eq "gcid\.k8s +$version" "$tmp/list.log"; then
+        ok "ansible-galaxy lists gcid.k8s $version"
+      else
+        not_ok "ansible-galaxy collection list"; show "$tmp/list.log"
+      fi
+      if ansible-doc gcid.k8s.kernel_tuning >"$tmp/doc.log" 2>&1 && grep -q profile "$tmp/doc.log"; then
+        ok "ansible-doc gcid.k8s.kernel_tuning"
+      else
+        not_ok "ansible-doc gcid.k8s.kernel_tuning"; show "$tmp/doc.log"
+      fi
+      # Check mode with nothing to apply: reads only, writes nothing.
+      args="profile=none swap=unchanged sysctl_file=$tmp/k8s-sysctl.conf modules_file=$tmp/k8s-modules.conf"
+      if ansible localhost -c local -i localhost, --check -m gcid.k8s.kernel_tuning -a "$args" \
+           >"$tmp/run.log" 2>&1 && grep -q "SUCCESS" "$tmp/run.log" &&
+         [[ ! -e $tmp/k8s-sysctl.conf && ! -e $tmp/k8s-modules.conf ]]; then
+        ok "gcid.k8s.kernel_tuning runs from the package (check mode)"
+      else
+        not_ok "gcid.k8s.kernel_tuning from the package"; show "$tmp/run.log"
+      fi
+    fi
+  fi
+fi
 
 echo "$failures failed"
 ((failures == 0))
