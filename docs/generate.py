@@ -319,6 +319,8 @@ def _resolve_plain(s):
         return _BOOL[low]
     if re.fullmatch(r"[-+]?(0|[1-9][0-9_]*)", s):
         return int(s.replace("_", ""))
+    if re.fullmatch(r"[-+]?0[0-7_]+", s):  # YAML 1.1 octal
+        return int(s.replace("_", ""), 8)
     if re.fullmatch(r"0x[0-9a-fA-F_]+", s):
         return int(s.replace("_", ""), 16)
     if re.fullmatch(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+][0-9]+)?", s):
@@ -339,6 +341,8 @@ class _Yaml:
     def __init__(self, text, name):
         self.name = name
         self.lines = text.replace("\r\n", "\n").split("\n")
+        if self.lines[-1] == "":
+            self.lines.pop()  # the final newline ends the last line; it is no line of its own
         self.i = 0
 
     def error(self, msg, line=None):
@@ -385,8 +389,7 @@ class _Yaml:
             return self.sequence(indent)
         if self.split_key(body) is not None:
             return self.mapping(indent)
-        value, _ = self.inline_value(body.strip(), indent - 1, self.i)
-        return value
+        return self.inline_value(body.strip(), indent - 1, self.i)
 
     def sequence(self, indent):
         items = []
@@ -457,10 +460,10 @@ class _Yaml:
         return m.group(1), body[m.end(1) + 1:]
 
     def key_value(self, raw):
+        raw = raw.strip()
         if raw[:1] in ('"', "'"):
-            v, _ = self.inline_value(raw, 0, self.i)
-            return v
-        return raw.strip()
+            return self._unquote(raw[1:-1], raw[0])
+        return raw
 
     def mapping(self, indent):
         result = {}
@@ -485,7 +488,7 @@ class _Yaml:
                 self.i += 1
                 result[key] = self.child(indent, allow_same_indent_seq=True)
             else:
-                result[key], _ = self.inline_value(rest, indent, self.i)
+                result[key] = self.inline_value(rest, indent, self.i)
         return result
 
     # ---- values that start on a line
@@ -495,12 +498,12 @@ class _Yaml:
         if c in ("&", "*", "!"):
             raise self.error("anchors, aliases and tags are not supported", line_no)
         if c in ("|", ">"):
-            return self.block_scalar(text, parent_indent), None
+            return self.block_scalar(text, parent_indent)
         if c in ("[", "{"):
-            return self.flow(text, line_no), None
+            return self.flow(text, line_no)
         if c in ('"', "'"):
-            return self.quoted(text, parent_indent, line_no), None
-        return self.plain(text, parent_indent), None
+            return self.quoted(text, parent_indent, line_no)
+        return self.plain(text, parent_indent)
 
     def plain(self, text, parent_indent):
         first = re.split(r"\s+#", text, maxsplit=1)[0].strip()
@@ -652,19 +655,27 @@ class _Yaml:
 
     @staticmethod
     def _fold(lines):
+        """Folds block-scalar lines: a single break between two normal lines
+        becomes a space, k empty lines between them become k breaks, and
+        breaks next to a more-indented line are kept."""
         out = ""
-        prev_more = False
-        for idx, ln in enumerate(lines):
-            more = ln.startswith(" ") or ln.startswith("\t")
-            if idx == 0:
-                out = ln
-            elif ln == "":
-                out += "\n"
-            elif out.endswith("\n") or more or prev_more:
-                out += ("\n" if not out.endswith("\n") else "") + ln
+        prev = None  # the previous non-empty line
+        empties = 0
+        for ln in lines:
+            if ln == "":
+                empties += 1
+                continue
+            if prev is None:
+                out += "\n" * empties
             else:
-                out += " " + ln
-            prev_more = more
+                more = ln[:1] in (" ", "\t") or prev[:1] in (" ", "\t")
+                if more:
+                    out += "\n" * (empties + 1)
+                else:
+                    out += "\n" * empties if empties else " "
+            out += ln
+            prev = ln
+            empties = 0
         return out
 
     # ---- flow collections

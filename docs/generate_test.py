@@ -112,6 +112,26 @@ class YamlTest(unittest.TestCase):
         self.assertEqual(generate.yaml_load(text),
                          {"a": [1], "b": "keep\n\n", "c": "strip", "d": None})
 
+    def test_scalars_keys_and_folding(self):
+        cases = [
+            ('"quoted key": value\nnext: 1\n', {"quoted key": "value", "next": 1}),
+            ("'k''s': [a, {b: c}]\n", {"k's": ["a", {"b": "c"}]}),
+            ('a: "multi\n  line"\nb: 2\n', {"a": "multi line", "b": 2}),
+            ("url: http://x.y/z\nh: a#b\ne: ''\nf: []\ng: {}\n",
+             {"url": "http://x.y/z", "h": "a#b", "e": "", "f": [], "g": {}}),
+            ("a: -1\nd: 010\ne: 1_000\nf: .5\nh: True\ni: NULL\nj: '1.0'\nc: 1e3\n",
+             {"a": -1, "d": 8, "e": 1000, "f": 0.5, "h": True, "i": None, "j": "1.0",
+              "c": "1e3"}),
+            ("k: >\n  folded\n  text\n\n    more indented\n  back\nz: 1\n",
+             {"k": "folded text\n\n  more indented\nback\n", "z": 1}),
+            ("k: >+\n  a\n\n", {"k": "a\n\n"}),
+            ("k: |2\n    two extra\n  base\n", {"k": "  two extra\nbase\n"}),
+            ('k: "tab\\there \\u00e9"\n', {"k": "tab\there \u00e9"}),
+        ]
+        for text, want in cases:
+            with self.subTest(text=text):
+                self.assertEqual(generate.yaml_load(text), want)
+
     def test_refuses_what_it_does_not_read(self):
         for text, where in [("a: &x 1\nb: *x\n", ":1:"), ("a: !!str 1\n", ":1:"),
                             ("a: 1\n---\nb: 2\n", ":2:"), ("a: 1\n  b: 2\n", ":2:"),
