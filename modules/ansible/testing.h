@@ -2,10 +2,12 @@
 #ifndef MODULES_ANSIBLE_TESTING_H_
 #define MODULES_ANSIBLE_TESTING_H_
 
+#include <elf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -57,6 +59,26 @@ inline std::string ReadText(const std::string& path) {
 inline bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+// True when `path` is a 64-bit ELF executable without a program interpreter
+// or dynamic section, i.e. statically linked: it needs no glibc of any version.
+inline bool IsStaticElf(const std::string& path) {
+  std::string elf = ReadText(path);
+  Elf64_Ehdr eh;
+  if (elf.size() < sizeof(eh)) return false;
+  std::memcpy(&eh, elf.data(), sizeof(eh));
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+    return false;
+  }
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    size_t off = eh.e_phoff + static_cast<size_t>(i) * eh.e_phentsize;
+    if (off + sizeof(ph) > elf.size()) return false;
+    std::memcpy(&ph, elf.data() + off, sizeof(ph));
+    if (ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC) return false;
+  }
+  return true;
 }
 
 }  // namespace pvek8s::ansible::testing

@@ -33,4 +33,9 @@ assert set(opts) == {"profile", "sysctl", "modules", "swap", "sysctl_file", "mod
 assert opts["profile"]["default"] == "kubernetes"
 assert d["examples"] and d["return"]["sysctl_changed"]
 PY
+jdoc=$(ansible-doc gcid.k8s.kubeadm_join 2>&1) || { echo "$jdoc"; fail "ansible-doc kubeadm_join"; }
+for word in api_server_endpoint token ca_cert_hashes token_expires_at reset_on_failure; do
+  grep -q -- "$word" <<<"$jdoc" || fail "ansible-doc kubeadm_join lacks '$word'"
+done
+[[ -x $coll/plugins/modules/kubeadm_join ]] || fail "kubeadm_join binary missing"
 echo "collection_test: ok ($(stat -c %s "$tarball") byte tarball)"

@@ -1,0 +1,299 @@
+// kubeadm_join against a kubeadm stand-in. What the stand-in proves: the
+// module builds a JoinConfiguration whose field names and types are those of
+// kubeadm.k8s.io/v1beta3 or v1beta4 (checked by a schema in the stand-in), pins
+// the CA, passes it with --config, bounds kubeadm with its timeout, classifies
+// kubeadm's real error texts, resets and retries only on a partial join, and is
+// idempotent through kubelet.conf. What it cannot prove: that a real kubeadm
+// and API server accept the join; the error texts are copied from kubeadm's
+// messages and would need updating if kubeadm rewords them.
+#include "modules/kubeadm_join/kubeadm_join.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+#include "modules/ansible/command.h"
+#include "modules/ansible/testing.h"
+#include "modules/kubeadm_join/ca_hash.h"
+
+namespace pvek8s::kubeadm {
+namespace {
+
+using ansible::testing::Exists;
+using ansible::testing::ReadText;
+using ansible::testing::TempDir;
+using ansible::testing::WriteText;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "abcdef.0123456789abcdef";
+constexpr const char* kKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const std::string kHash = "sha256:" + std::string(64, 'a');
+
+// The stand-in: validates the config with a schema of kubeadm's field names,
+// then behaves as $ROOT/mode says.
+constexpr const char* kStandIn = R"SH(#!/bin/sh
+R="$(dirname "$0")"
+echo "$*" >> "$R/kubeadm.log"
+case "$1" in
+  version) cat "$R/version"; exit 0 ;;
+  reset) rm -f "$R/etc/kubernetes/kubelet.conf" "$R/partial"; exit 0 ;;
+  join) ;;
+  *) echo "unexpected command $1" >&2; exit 64 ;;
+esac
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "--config" ] && cfg="$a"; prev="$a"; done
+[ -n "$cfg" ] || { echo "no --config" >&2; exit 64; }
+[ "$(stat -c %a "$cfg")" = 600 ] || { echo "config is not private" >&2; exit 64; }
+endpoint=$(python3 - "$cfg" <<'PY'
+import json, re, sys
+c = json.load(open(sys.argv[1]))
+v4 = c["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+assert c["apiVersion"] in ("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"), c["apiVersion"]
+assert c["kind"] == "JoinConfiguration"
+allowed = {"apiVersion", "kind", "discovery", "nodeRegistration", "controlPlane", "caCertPath",
+           "skipPhases", "patches"} | ({"timeouts", "dryRun"} if v4 else set())
+assert set(c) <= allowed, set(c) - allowed
+d = c["discovery"]
+assert set(d) <= {"bootstrapToken", "file", "tlsBootstrapToken"} | (set() if v4 else {"timeout"}), d
+b = d["bootstrapToken"]
+assert set(b) <= {"token", "apiServerEndpoint", "caCertHashes", "unsafeSkipCAVerification"}, b
+assert b["unsafeSkipCAVerification"] is False
+assert b["caCertHashes"] and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in b["caCertHashes"])
+assert re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", b["token"])
+if v4:
+    assert set(c.get("timeouts", {})) <= {"controlPlaneComponentHealthCheck", "kubeletHealthCheck",
+        "kubernetesAPICall", "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests"}
+    assert re.fullmatch(r"(\d+m)?\d+s", c["timeouts"]["discovery"])
+else:
+    assert re.fullmatch(r"(\d+m)?\d+s", d["timeout"])
+n = c["nodeRegistration"]
+assert set(n) <= {"name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
+                  "imagePullPolicy", "imagePullSerial"}, n
+if "kubeletExtraArgs" in n:
+    assert isinstance(n["kubeletExtraArgs"], list if v4 else dict)
+for t in n.get("taints", []):
+    assert set(t) <= {"key", "value", "effect"} and t["effect"] in ("NoSchedule", "PreferNoSchedule", "NoExecute")
+if "controlPlane" in c:
+    assert re.fullmatch(r"[0-9a-f]{64}", c["controlPlane"]["certificateKey"])
+print(b["apiServerEndpoint"])
+PY
+) || { echo "invalid JoinConfiguration" >&2; exit 65; }
+mode=$(cat "$R/mode")
+[ "$2" = phase ] && { echo "[preflight] Running pre-flight checks"; exit 0; }
+if [ "$mode" = partial ] && [ -e "$R/partial" ]; then
+  echo "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists" >&2
+  echo "error execution phase preflight: [preflight] Some fatal errors occurred:" >&2
+  exit 1
+fi
+case "$mode" in
+  success|partial)
+    mkdir -p "$R/etc/kubernetes"
+    printf 'apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: AAAA\n    server: https://%s\n  name: default-cluster\n' "$endpoint" > "$R/etc/kubernetes/kubelet.conf"
+    echo "This node has joined the cluster" ;;
+  expired)
+    echo "error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID \"abcdef\"" >&2; exit 1 ;;
+  hash)
+    echo "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys \"sha256:1111\" are pinned" >&2; exit 1 ;;
+  unreachable)
+    echo "error execution phase preflight: couldn't validate the identity of the API Server: Get \"https://$endpoint/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s\": dial tcp $endpoint: connect: connection refused" >&2; exit 1 ;;
+  preflight)
+    echo "[ERROR Swap]: running with swap on is not supported. Please disable swap" >&2
+    echo "[ERROR Port-10250]: Port 10250 is in use" >&2; exit 1 ;;
+  hang) exec sleep 60 ;;
+esac
+)SH";
+
+class Node {
+ public:
+  Node() {
+    WriteText(dir_ / "kubeadm", kStandIn, 0755);
+    WriteText(dir_ / "version", "v1.30.4\n");
+    WriteText(dir_ / "mode", "success\n");
+    std::filesystem::create_directories(dir_ / "tmp");
+    sys_.root = dir_.path();
+    sys_.tmp_dir = dir_ / "tmp";
+  }
+  void Mode(const std::string& m) { WriteText(dir_ / "mode", m + "\n"); }
+  std::string Path(const std::string& rel) const { return dir_ / rel; }
+  JoinSystem& sys() { return sys_; }
+
+  ansible::Result Join(json args, bool check = false) {
+    args["kubeadm_path"] = dir_ / "kubeadm";
+    args["_ansible_check_mode"] = check;
+    args["_ansible_diff"] = true;
+    args.emplace("api_server_endpoint", "10.123.0.11:6443");
+    args.emplace("token", kToken);
+    if (!args.contains("ca_cert_pem")) args.emplace("ca_cert_hashes", json{kHash});
+    auto validated = ansible::ValidateArgs(args, JoinSpec(), "gcid.k8s.kubeadm_join");
+    REQUIRE_MESSAGE(validated.ok(), validated.status().message());
+    ansible::Module module(ansible::ParseAnsibleFlags(args), std::move(validated).value(), args);
+    ansible::Result r = RunJoin(module, sys_);
+    rendered_ = module.Render(r);
+    return r;
+  }
+  const std::string& rendered() const { return rendered_; }
+
+ private:
+  TempDir dir_;
+  JoinSystem sys_;
+  std::string rendered_;
+};
+
+TEST_CASE("input formats") {
+  CHECK(IsBootstrapToken(kToken));
+  CHECK_FALSE(IsBootstrapToken("ABCDEF.0123456789abcdef"));
+  CHECK_FALSE(IsBootstrapToken("abcdef0123456789abcdef"));
+  CHECK(IsEndpoint("10.0.0.1:6443"));
+  CHECK(IsEndpoint("k8s.example.org:443"));
+  CHECK(IsEndpoint("[fd00::1]:6443"));
+  CHECK_FALSE(IsEndpoint("10.0.0.1"));
+  CHECK_FALSE(IsEndpoint("10.0.0.1:70000"));
+  CHECK_FALSE(IsEndpoint("https://10.0.0.1:6443"));
+  CHECK(ParseRfc3339("2026-12-01T10:00:00Z") == 1796119200);
+  CHECK(ParseRfc3339("2026-12-01T11:00:00+01:00") == 1796119200);
+  CHECK(ParseRfc3339("2026-12-01T10:00:00.123Z") == 1796119200);
+  CHECK_FALSE(ParseRfc3339("yesterday").has_value());
+  CHECK(KubeconfigServer("clusters:\n- cluster:\n    server: https://10.0.0.1:6443\n") ==
+        "10.0.0.1:6443");
+  CHECK(SupportsV1Beta4("v1.31.0"));
+  CHECK_FALSE(SupportsV1Beta4("v1.30.4"));
+}
+
+TEST_CASE("failure classification from kubeadm's texts") {
+  CHECK(ClassifyFailure("could not find a JWS signature in the cluster-info ConfigMap").cls ==
+        FailureClass::kTokenInvalid);
+  CHECK(ClassifyFailure("none of the public keys \"sha256:ab\" are pinned").cls ==
+        FailureClass::kCaMismatch);
+  CHECK(ClassifyFailure("dial tcp 1.2.3.4:6443: connect: no route to host").cls ==
+        FailureClass::kUnreachable);
+  Classified p = ClassifyFailure(
+      "[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]: exists\n"
+      "[ERROR Swap]: swap on\n");
+  CHECK(p.cls == FailureClass::kPreflight);
+  CHECK(p.preflight_checks ==
+        std::vector<std::string>{"FileAvailable--etc-kubernetes-pki-ca.crt", "Swap"});
+  CHECK(p.partial_join);
+  CHECK_FALSE(ClassifyFailure("[ERROR Swap]: swap on").partial_join);
+}
+
+TEST_CASE("joins once, then reports unchanged; the token never appears in output") {
+  Node node;
+  ansible::Result r = node.Join({{"node_name", "k8spps2"}, {"labels", {{"role", "worker"}}}});
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.changed);
+  CHECK(r.extra["config_api_version"] == "kubeadm.k8s.io/v1beta3");
+  CHECK(ReadText(node.Path("kubeadm.log")).find("join --config") != std::string::npos);
+  CHECK(node.rendered().find("0123456789abcdef\"") == std::string::npos);
+  CHECK(node.rendered().find(kToken) == std::string::npos);
+  CHECK(node.rendered().find("unsafeSkipCAVerification") != std::string::npos);
+  CHECK(std::filesystem::is_empty(node.Path("tmp")));  // The config with the token is gone.
+
+  ansible::Result again = node.Join({{"node_name", "k8spps2"}});
+  CHECK_FALSE(again.failed);
+  CHECK_FALSE(again.changed);
+  CHECK(again.msg == "node already joined to 10.123.0.11:6443");
+}
+
+TEST_CASE("v1beta4 for kubeadm 1.31+, control-plane joins with a masked certificate key") {
+  Node node;
+  WriteText(node.Path("version"), "v1.31.1\n");
+  ansible::Result r =
+      node.Join({{"control_plane", true},
+                 {"certificate_key", kKey},
+                 {"taints", json::array({{{"key", "a"}, {"effect", "NoSchedule"}}})},
+                 {"labels", {{"x", "y"}}}});
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.extra["config_api_version"] == "kubeadm.k8s.io/v1beta4");
+  CHECK(node.rendered().find(kKey) == std::string::npos);
+}
+
+TEST_CASE("a node joined to another cluster is an error") {
+  Node node;
+  WriteText(node.Path("etc/kubernetes/kubelet.conf"),
+            "clusters:\n- cluster:\n    server: https://10.9.9.9:6443\n");
+  ansible::Result r = node.Join(json::object());
+  CHECK(r.failed);
+  CHECK(r.msg.find("this node is already joined to another cluster (10.9.9.9:6443") == 0);
+}
+
+TEST_CASE("every failure class gives its one-line message") {
+  struct Case {
+    const char* mode;
+    const char* cls;
+    const char* msg_start;
+  };
+  for (const Case& c :
+       {Case{"expired", "token_invalid", "the bootstrap token was rejected"},
+        Case{"hash", "ca_mismatch", "the cluster CA at 10.123.0.11:6443 does not match"},
+        Case{"unreachable", "unreachable", "the API server 10.123.0.11:6443 is unreachable"},
+        Case{"preflight", "preflight", "kubeadm preflight checks failed: Swap, Port-10250"}}) {
+    CAPTURE(c.mode);
+    Node node;
+    node.Mode(c.mode);
+    ansible::Result r = node.Join({{"reset_on_failure", false}});
+    CHECK(r.failed);
+    CHECK(r.extra["failure_class"] == c.cls);
+    CHECK(r.msg.find(c.msg_start) == 0);
+    CHECK(node.rendered().find(kToken) == std::string::npos);
+  }
+}
+
+TEST_CASE("an expired token is refused before kubeadm runs; a hang is cut at the timeout") {
+  Node node;
+  node.sys().now = *ParseRfc3339("2026-12-02T00:00:00Z");
+  ansible::Result r = node.Join({{"token_expires_at", "2026-12-01T10:00:00Z"}});
+  CHECK(r.failed);
+  CHECK(r.msg.find("the bootstrap token expired at 2026-12-01T10:00:00Z; create a new one") == 0);
+  CHECK_FALSE(Exists(node.Path("kubeadm.log")));
+
+  node.Mode("hang");
+  auto start = std::chrono::steady_clock::now();
+  ansible::Result hung = node.Join({{"timeout", 1}});
+  CHECK(hung.failed);
+  CHECK(hung.extra["failure_class"] == "timeout");
+  CHECK(hung.msg == "kubeadm join did not finish within 1 s");
+  CHECK(std::chrono::steady_clock::now() - start < 20s);
+}
+
+TEST_CASE("a partial join is reset and retried once") {
+  Node node;
+  node.Mode("partial");
+  WriteText(node.Path("partial"), "");
+  ansible::Result r = node.Join(json::object());
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.extra["attempts"] == 2);
+  CHECK(ReadText(node.Path("kubeadm.log")).find("reset --force") != std::string::npos);
+}
+
+TEST_CASE("check mode validates and runs only preflight; bad inputs are named") {
+  Node node;
+  ansible::Result r = node.Join(json::object(), /*check=*/true);
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.changed);
+  CHECK(r.msg == "would join 10.123.0.11:6443 (preflight passed)");
+  CHECK(ReadText(node.Path("kubeadm.log")).find("join phase preflight --config") !=
+        std::string::npos);
+  CHECK_FALSE(Exists(node.Path("etc/kubernetes/kubelet.conf")));
+
+  CHECK(node.Join({{"token", "nope"}}, true).msg.find("token is not a bootstrap token") == 0);
+  CHECK(node.Join({{"ca_cert_hashes", json{"sha256:12"}}}, true)
+            .msg.find("ca_cert_hashes: 'sha256:12'") == 0);
+  CHECK(node.Join({{"api_server_endpoint", "nohost"}}, true)
+            .msg.find("api_server_endpoint must be") == 0);
+  CHECK(
+      node.Join({{"control_plane", true}}, true).msg.find("control_plane needs certificate_key") ==
+      0);
+  ansible::Result pem = node.Join({{"ca_cert_pem", "garbage"}}, true);
+  CHECK(pem.failed);
+}
+
+TEST_CASE("the binary is static and small") {
+  std::string elf = ReadText(KUBEADM_JOIN_BINARY);
+  CHECK(elf.size() < 3u * 1024 * 1024);
+  CHECK(ansible::testing::IsStaticElf(KUBEADM_JOIN_BINARY));
+  MESSAGE("kubeadm_join binary: " << elf.size() << " bytes");
+}
+
+}  // namespace
+}  // namespace pvek8s::kubeadm
