@@ -637,6 +637,41 @@ TEST_CASE("a shared storage lets a full clone land on another node") {
   CHECK(st["used"].get<int64_t>() >= (2252LL << 20));
 }
 
+TEST_CASE("offline migration moves the VM and its local disks") {
+  Sim s;
+  Client& c = s.client;
+  CloneOk(c, 190, {{"name", "mover"}});
+  json pre = c.Call("GET", "/nodes/pve1/qemu/190/migrate", {{"target", "pve2"}}).data();
+  CHECK(pre["running"] == 0);
+  CHECK(pre["allowed_nodes"] == json{"pve2", "pve3"});
+  CHECK(pre["local_disks"].size() == 1);
+  Response r = c.Call("POST", "/nodes/pve1/qemu/190/migrate", {{"target", "pve1"}});
+  CHECK(r.json["errors"]["target"] == "target is local node.");
+  r = c.Call("POST", "/nodes/pve1/qemu/190/migrate", {{"target", "pve2"}});
+  REQUIRE(r.status == 200);
+  std::smatch m;
+  std::string upid = r.data().get<std::string>();
+  REQUIRE(std::regex_match(upid, m, kUpid));
+  CHECK(m[6] == "qmigrate");
+  CHECK(c.WaitTask(upid)["exitstatus"] == "OK");
+  CHECK(c.Call("GET", "/nodes/pve1/qemu/190/config").status == 500);
+  json cfg = c.Call("GET", "/nodes/pve2/qemu/190/config").data();
+  CHECK(cfg["scsi0"] == "local-lvm:vm-190-disk-0,size=2252M");
+  r = c.Call("POST", "/nodes/pve2/qemu/190/status/start");
+  CHECK(c.WaitTask(r.data().get<std::string>())["exitstatus"] == "OK");
+  r = c.Call("POST", "/nodes/pve2/qemu/190/migrate", {{"target", "pve3"}});
+  CHECK(r.reason == "can't migrate running VM without --online");
+  r = c.Call("POST", "/nodes/pve2/qemu/190/migrate",
+             {{"target", "pve3"}, {"online", "1"}, {"with-local-disks", "1"}});
+  CHECK(c.WaitTask(r.data().get<std::string>())["exitstatus"] == "OK");
+  json vm;
+  for (const auto& v : c.Call("GET", "/cluster/resources", {{"type", "vm"}}).data()) {
+    if (v["vmid"] == 190) vm = v;
+  }
+  CHECK(vm["node"] == "pve3");
+  CHECK(vm["status"] == "running");
+}
+
 TEST_CASE("pools and tags") {
   Sim s;
   Client& c = s.client;

@@ -324,6 +324,8 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   sim->routes_["POST " + q + "/clone"] = &Simulator::Clone;
   sim->routes_["PUT " + q + "/resize"] = &Simulator::Resize;
   sim->routes_["POST " + q + "/template"] = &Simulator::MakeTemplate;
+  sim->routes_["GET " + q + "/migrate"] = &Simulator::GetMigrate;
+  sim->routes_["POST " + q + "/migrate"] = &Simulator::Migrate;
   sim->routes_["GET " + q + "/status"] = &Simulator::GetStatusIndex;
   sim->routes_["GET " + q + "/status/current"] = &Simulator::GetStatusCurrent;
   for (const char* a : {"start", "stop", "shutdown", "reboot"}) {

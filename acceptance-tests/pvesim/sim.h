@@ -194,6 +194,8 @@ class Simulator {
   Result Clone(Request& r);
   Result Resize(Request& r);
   Result MakeTemplate(Request& r);
+  Result GetMigrate(Request& r);
+  Result Migrate(Request& r);
   Result GetStatusIndex(Request& r);
   Result GetStatusCurrent(Request& r);
   Result PowerAction(Request& r);

@@ -1147,6 +1147,115 @@ Simulator::Result Simulator::MakeTemplate(Request& r) {
 }
 
 // ---------------------------------------------------------------------------
+// Migration.
+
+Simulator::Result Simulator::GetMigrate(Request& r) {
+  Vm* vm = nullptr;
+  if (auto e = LoadVm(r, &vm)) return *e;
+  if (auto e = CheckPriv(r, "/vms/" + std::to_string(vm->vmid), {"VM.Migrate"})) return *e;
+  json local_disks = json::array();
+  for (const auto& [k, v] : vm->conf) {
+    if (!IsDiskKey(k) || PropertyValue(v, "media") == "cdrom") continue;
+    std::string spec = FirstPart(v);
+    const Storage* st = FindStorage(spec.substr(0, spec.find(':')));
+    if (st == nullptr || st->shared) continue;
+    local_disks.push_back({{"volid", spec},
+                           {"drivename", k},
+                           {"size", ParseSize(PropertyValue(v, "size")).value_or(0)},
+                           {"is_unused", 0},
+                           {"cdrom", 0}});
+  }
+  json allowed = json::array();
+  for (const auto& n : options_.nodes) {
+    if (n != vm->node) allowed.push_back(n);
+  }
+  return Result::Ok({{"running", vm->running ? 1 : 0},
+                     {"allowed_nodes", allowed},
+                     {"not_allowed_nodes", json::object()},
+                     {"local_disks", local_disks},
+                     {"local_resources", json::array()},
+                     {"mapped-resources", json::array()}});
+}
+
+Simulator::Result Simulator::Migrate(Request& r) {
+  Vm* vm = nullptr;
+  if (auto e = LoadVm(r, &vm)) return *e;
+  int vmid = vm->vmid;
+  if (auto e = CheckPriv(r, "/vms/" + std::to_string(vmid), {"VM.Migrate"})) return *e;
+  std::string target = r.Get("target");
+  if (target == vm->node) return Result::ParamError("target", "target is local node.");
+  if (!NodeExists(target)) return Result::Fail(500, "no such cluster node '" + target + "'");
+  if (vm->conf.contains("lock"))
+    return Result::Fail(500, "VM is locked (" + vm->conf["lock"] + ")");
+  if (vm->running && !r.Bool("online")) {
+    return Result::Fail(500, "can't migrate running VM without --online");
+  }
+  // targetstorage: one storage for everything, or "src:dst,..." pairs.
+  std::map<std::string, std::string> storage_map;
+  std::string default_target;
+  for (const std::string& pair : SplitList(r.Get("targetstorage"))) {
+    size_t colon = pair.find(':');
+    if (colon == std::string::npos) {
+      default_target = pair;
+    } else {
+      storage_map[pair.substr(0, colon)] = pair.substr(colon + 1);
+    }
+  }
+  for (const auto& [src, dst] : storage_map) {
+    if (!FindStorage(dst)) return Result::Fail(500, "storage '" + dst + "' does not exist");
+  }
+  if (!default_target.empty() && !FindStorage(default_target)) {
+    return Result::Fail(500, "storage '" + default_target + "' does not exist");
+  }
+  double gib = 0;
+  for (const auto& [volid, v] : vm->volumes) gib += static_cast<double>(v.size) / 1073741824.0;
+  double duration = options_.timings.clone_base + gib * options_.timings.clone_per_gib;
+  Task& task = NewTask(vm->node, "qmigrate", std::to_string(vmid), r);
+  std::string upid = task.upid;
+  std::string source = vm->node;
+  task.log.push_back("starting migration of VM " + std::to_string(vmid) + " to node '" + target +
+                     "'");
+  vm->conf["lock"] = "migrate";
+  SaveVm(*vm);
+  Schedule(duration, [=, this] {
+    Task& t = tasks_[upid];
+    Vm* v = FindVm(vmid);
+    if (v == nullptr) return FinishTask(t, NoConfigMessage(source, vmid));
+    v->conf.erase("lock");
+    std::map<std::string, Volume> moved;
+    for (auto& [k, val] : v->conf) {
+      if (!IsDiskKey(k) && !k.starts_with("unused")) continue;
+      std::string spec = FirstPart(val);
+      auto it = v->volumes.find(spec);
+      if (it == v->volumes.end()) continue;
+      const Storage* st = FindStorage(it->second.storage);
+      if (st != nullptr && st->shared) continue;
+      Volume vol = it->second;
+      std::string dst = storage_map.contains(vol.storage) ? storage_map.at(vol.storage)
+                        : default_target.empty()          ? vol.storage
+                                                          : default_target;
+      // A linked clone's disk arrives as a full copy.
+      size_t slash = vol.name.find('/');
+      if (slash != std::string::npos) vol.name = vol.name.substr(slash + 1);
+      vol.storage = dst;
+      t.log.push_back("found local disk '" + spec + "' (attached)");
+      t.log.push_back("copying local disk '" + spec + "' to '" + vol.volid() + "'");
+      val = vol.volid() + val.substr(spec.size());
+      v->volumes.erase(it);
+      moved[vol.volid()] = vol;
+    }
+    for (auto& [volid, vol] : moved) v->volumes[volid] = vol;
+    v->node = target;
+    t.log.push_back("migration finished successfully (duration 00:00:0" +
+                    std::to_string(std::min(9, static_cast<int>(duration))) + ")");
+    RecordHistory(*v);
+    SaveVm(*v);
+    FinishTask(t, "");
+  });
+  return Result::Ok(upid);
+}
+
+// ---------------------------------------------------------------------------
 // Power.
 
 Simulator::Result Simulator::GetStatusIndex(Request& r) {
