@@ -245,6 +245,16 @@ class RenderTest(unittest.TestCase):
                       '  Sample: `["x", "y"]`', page)
         self.assertIn("  - `n` (int)\n    Sample: `3`", page)
 
+    def test_no_module_docs_is_fine(self):
+        saved = generate.ROOT
+        generate.ROOT = self.tmp.name  # a checkout without modules/ or examples/
+        try:
+            files = generate.generate(SCHEMA, "1.0.0", os.path.join(self.tmp.name, "out"))
+        finally:
+            generate.ROOT = saved
+        self.assertFalse([f for f in files if f.startswith("modules/")])
+        self.assertIn("resources/thing.md", files)
+
     def test_stale_report(self):
         docs = os.path.join(self.tmp.name, "docs")
         generate.generate(SCHEMA, "1.0.0", docs)
