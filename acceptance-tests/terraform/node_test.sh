@@ -51,6 +51,17 @@ resource "proxmox_k8s_node" "k8s" {
   tags            = [$tags]
 }
 
+resource "proxmox_k8s_cluster" "lab" {
+  name                   = "lab"
+  control_plane_endpoint = "192.168.100.171:6443"
+}
+
+data "proxmox_k8s_inventory" "lab" {
+  cluster = proxmox_k8s_cluster.lab
+  nodes   = proxmox_k8s_node.k8s
+}
+
+output "inventory" { value = data.proxmox_k8s_inventory.lab.yaml }
 output "ips" { value = proxmox_k8s_node.k8s[*].ipv4_address }
 output "ids" { value = proxmox_k8s_node.k8s[*].id }
 output "template_nodes" { value = data.proxmox_vm_template.ubuntu.nodes }
@@ -79,9 +90,21 @@ expect_exit 0 "init" tf init
 expect_exit 0 "plan the lab" tf plan
 check "static IPs are known at plan time" output_has '+ "192.168.100.171",'
 expect_exit 0 "apply the lab" tf apply -auto-approve
-check "three nodes created" output_has "Resources: 3 added"
+check "three nodes and the cluster created" output_has "Resources: 4 added"
 expect_exit 0 "second plan is empty" tf plan -detailed-exitcode
 check "three VMs in pvesim" test "$(vm_count)" = 3
+terraform output -raw inventory >inventory.yml
+ansible-inventory -i inventory.yml --list >inventory.json 2>/dev/null
+check "ansible reads the inventory with each node's address" python3 -c "
+import json
+inv = json.load(open('inventory.json'))
+hv = inv['_meta']['hostvars']
+assert hv['k8spps1']['ansible_host'] == '192.168.100.171', hv
+assert hv['k8spps3']['ansible_host'] == '192.168.100.173', hv
+assert inv['kube_control_plane']['hosts'] == ['k8spps1'], inv
+assert sorted(inv['kube_workers']['hosts']) == ['k8spps2', 'k8spps3'], inv
+assert hv['k8spps2']['k8s_ca_cert_hash'].startswith('sha256:'), hv
+assert 'k8s_bootstrap_token' not in hv['k8spps2'], 'secret leaked into the plain inventory'"
 ids=$(terraform output -json ids)
 check "VM ids are distinct" python3 -c "import json,sys; v=json.loads(sys.argv[1]); assert len(set(x.split('/')[1] for x in v))==3, v" "$ids"
 check "data source lists the template's nodes" bash -c "terraform output -json template_nodes | grep -q pve3"

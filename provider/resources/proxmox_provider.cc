@@ -5,6 +5,7 @@
 
 #include "provider/base/log.h"
 #include "provider/resources/k8s_cluster/k8s_cluster.h"
+#include "provider/resources/k8s_inventory/k8s_inventory.h"
 #include "provider/resources/k8s_node/k8s_node.h"
 #include "provider/resources/provider_data.h"
 
@@ -47,6 +48,7 @@ class ProxmoxProvider : public framework::Provider {
     std::vector<std::unique_ptr<framework::DataSource>> out;
     out.push_back(NewNodesDataSource(&data_));
     out.push_back(NewVmTemplateDataSource(&data_));
+    out.push_back(NewK8sInventoryDataSource());
     return out;
   }
 
