@@ -32,82 +32,12 @@ const std::string kHash = "sha256:" + std::string(64, 'a');
 
 // The stand-in: validates the config with a schema of kubeadm's field names,
 // then behaves as $ROOT/mode says.
-constexpr const char* kStandIn = R"SH(#!/bin/sh
-R="$(dirname "$0")"
-echo "$*" >> "$R/kubeadm.log"
-case "$1" in
-  version) cat "$R/version"; exit 0 ;;
-  reset) rm -f "$R/etc/kubernetes/kubelet.conf" "$R/partial"; exit 0 ;;
-  join) ;;
-  *) echo "unexpected command $1" >&2; exit 64 ;;
-esac
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "--config" ] && cfg="$a"; prev="$a"; done
-[ -n "$cfg" ] || { echo "no --config" >&2; exit 64; }
-[ "$(stat -c %a "$cfg")" = 600 ] || { echo "config is not private" >&2; exit 64; }
-endpoint=$(python3 - "$cfg" <<'PY'
-import json, re, sys
-c = json.load(open(sys.argv[1]))
-v4 = c["apiVersion"] == "kubeadm.k8s.io/v1beta4"
-assert c["apiVersion"] in ("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"), c["apiVersion"]
-assert c["kind"] == "JoinConfiguration"
-allowed = {"apiVersion", "kind", "discovery", "nodeRegistration", "controlPlane", "caCertPath",
-           "skipPhases", "patches"} | ({"timeouts", "dryRun"} if v4 else set())
-assert set(c) <= allowed, set(c) - allowed
-d = c["discovery"]
-assert set(d) <= {"bootstrapToken", "file", "tlsBootstrapToken"} | (set() if v4 else {"timeout"}), d
-b = d["bootstrapToken"]
-assert set(b) <= {"token", "apiServerEndpoint", "caCertHashes", "unsafeSkipCAVerification"}, b
-assert b["unsafeSkipCAVerification"] is False
-assert b["caCertHashes"] and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in b["caCertHashes"])
-assert re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", b["token"])
-if v4:
-    assert set(c.get("timeouts", {})) <= {"controlPlaneComponentHealthCheck", "kubeletHealthCheck",
-        "kubernetesAPICall", "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests"}
-    assert re.fullmatch(r"(\d+m)?\d+s", c["timeouts"]["discovery"])
-else:
-    assert re.fullmatch(r"(\d+m)?\d+s", d["timeout"])
-n = c["nodeRegistration"]
-assert set(n) <= {"name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
-                  "imagePullPolicy", "imagePullSerial"}, n
-if "kubeletExtraArgs" in n:
-    assert isinstance(n["kubeletExtraArgs"], list if v4 else dict)
-for t in n.get("taints", []):
-    assert set(t) <= {"key", "value", "effect"} and t["effect"] in ("NoSchedule", "PreferNoSchedule", "NoExecute")
-if "controlPlane" in c:
-    assert re.fullmatch(r"[0-9a-f]{64}", c["controlPlane"]["certificateKey"])
-print(b["apiServerEndpoint"])
-PY
-) || { echo "invalid JoinConfiguration" >&2; exit 65; }
-mode=$(cat "$R/mode")
-[ "$2" = phase ] && { echo "[preflight] Running pre-flight checks"; exit 0; }
-if [ "$mode" = partial ] && [ -e "$R/partial" ]; then
-  echo "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists" >&2
-  echo "error execution phase preflight: [preflight] Some fatal errors occurred:" >&2
-  exit 1
-fi
-case "$mode" in
-  success|partial)
-    mkdir -p "$R/etc/kubernetes"
-    printf 'apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: AAAA\n    server: https://%s\n  name: default-cluster\n' "$endpoint" > "$R/etc/kubernetes/kubelet.conf"
-    echo "This node has joined the cluster" ;;
-  expired)
-    echo "error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID \"abcdef\"" >&2; exit 1 ;;
-  hash)
-    echo "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys \"sha256:1111\" are pinned" >&2; exit 1 ;;
-  unreachable)
-    echo "error execution phase preflight: couldn't validate the identity of the API Server: Get \"https://$endpoint/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s\": dial tcp $endpoint: connect: connection refused" >&2; exit 1 ;;
-  preflight)
-    echo "[ERROR Swap]: running with swap on is not supported. Please disable swap" >&2
-    echo "[ERROR Port-10250]: Port 10250 is in use" >&2; exit 1 ;;
-  hang) exec sleep 60 ;;
-esac
-)SH";
 
 class Node {
  public:
   Node() {
-    WriteText(dir_ / "kubeadm", kStandIn, 0755);
+    WriteText(dir_ / "kubeadm", ReadText(KUBEADM_STANDIN), 0755);
+    ::setenv(kJoinTestRootEnv, dir_.path().c_str(), 1);
     WriteText(dir_ / "version", "v1.30.4\n");
     WriteText(dir_ / "mode", "success\n");
     std::filesystem::create_directories(dir_ / "tmp");
