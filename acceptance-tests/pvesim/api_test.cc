@@ -392,6 +392,15 @@ TEST_CASE("clone, configure, pending, digest, resize, power, agent, delete") {
   r = c.Call("PUT", "/nodes/pve1/qemu/101/config", {{"delete", "nosuchopt"}});
   CHECK(r.json["errors"]["delete"] == "unknown option 'nosuchopt'");
 
+  // Before the first start no cloud-init image exists: everything is pending.
+  for (const auto& item : c.Call("GET", "/nodes/pve1/qemu/101/cloudinit").data()) {
+    CHECK(item.count("pending") == 1);
+    CHECK(item.count("value") == 0);
+  }
+  // Errors found before the worker forks are HTTP errors even for POST.
+  CHECK(c.Call("POST", "/nodes/pve1/qemu/101/config", {{"onboot", "yes"}}).status == 400);
+  CHECK(c.Call("POST", "/nodes/pve1/qemu/101/config").reason == "no options specified");
+
   // Async config with a warning for deleting an unset option.
   r = c.Call("POST", "/nodes/pve1/qemu/101/config", {{"delete", "balloon"}, {"onboot", "1"}});
   REQUIRE(r.status == 200);

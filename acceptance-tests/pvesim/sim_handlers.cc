@@ -767,7 +767,9 @@ Simulator::Result Simulator::PostConfig(Request& r) {
     int warnings = 0;
     std::vector<std::string> log;
     auto e = UpdateConfig(copy, vm, &warnings, &log);
-    if (e && e->status == 400) {
+    // Parameter, permission and "no options" errors are raised before the
+    // worker forks; the rest (locks, digest) fail the task.
+    if (e && (e->status == 400 || e->status == 403 || e->message == "no options specified\n")) {
       tasks_.erase(upid);
       task_order_.pop_back();
       return *e;
@@ -811,13 +813,8 @@ Simulator::Result Simulator::GetCloudinit(Request& r) {
     bool in_conf = conf.contains(k);
     bool in_iso = vm->cloudinit_generated && vm->cloudinit.contains(k);
     if (in_iso) item["value"] = mask(vm->cloudinit[k]);
-    if (in_conf && (!in_iso || vm->cloudinit[k] != conf[k])) {
-      if (vm->cloudinit_generated) {
-        item["pending"] = mask(conf[k]);
-      } else {
-        item["value"] = mask(conf[k]);
-      }
-    }
+    // Until an image exists, everything is "pending" (not in the image yet).
+    if (in_conf && (!in_iso || vm->cloudinit[k] != conf[k])) item["pending"] = mask(conf[k]);
     if (!in_conf && in_iso) item["delete"] = 1;
     out.push_back(item);
   }
@@ -958,7 +955,11 @@ Simulator::Result Simulator::Clone(Request& r) {
         auto s =
             ReserveLock(StorageLockPath(st) + "@" + target, t, hold, tm.storage_lock_timeout, true);
         if (!s) {
-          error = "clone failed: " + LockTimeoutMessage(StorageLockPath(st));
+          const Storage* sto = FindStorage(st);
+          error =
+              sto != nullptr && sto->shared
+                  ? "clone failed: cfs-lock 'storage-" + st + "' error: got lock request timeout"
+                  : "clone failed: " + LockTimeoutMessage(StorageLockPath(st));
           t += tm.storage_lock_timeout;
           break;
         }
