@@ -289,10 +289,6 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   }
   AuthConfig auth = sim->options_.auth;
   if (auth.passwords.empty() && auth.tokens.empty()) auth.passwords["root@pam"] = "pvesim";
-  for (const auto& t : auth.tokens) {
-    // A token implies its user; give it no password unless one was set.
-    (void)t;
-  }
   sim->auth_ = std::make_unique<Auth>(std::move(auth), key);
   PVEK8S_RETURN_IF_ERROR(sim->Load());
   sim->sched_thread_ = std::thread([s = sim.get()] { s->SchedulerLoop(); });

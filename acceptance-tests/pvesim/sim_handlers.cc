@@ -14,7 +14,9 @@ using nlohmann::json;
 
 namespace {
 
-int VmidOf(const Simulator::Request& r, const char* key = "vmid");
+int VmidOf(const Simulator::Request& r, const char* key = "vmid") {
+  return std::atoi(r.Get(key).c_str());
+}
 
 std::string LowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -39,10 +41,6 @@ bool AgentEnabled(const std::map<std::string, std::string>& conf) {
   return PropertyValue(it->second, "enabled") == "1";
 }
 
-}  // namespace
-
-namespace {
-int VmidOf(const Simulator::Request& r, const char* key) { return std::atoi(r.Get(key).c_str()); }
 }  // namespace
 
 // ---------------------------------------------------------------------------
