@@ -38,4 +38,8 @@ for word in api_server_endpoint token ca_cert_hashes token_expires_at reset_on_f
   grep -q -- "$word" <<<"$jdoc" || fail "ansible-doc kubeadm_join lacks '$word'"
 done
 [[ -x $coll/plugins/modules/kubeadm_join ]] || fail "kubeadm_join binary missing"
+idoc=$(ansible-doc gcid.k8s.kubeadm_init 2>&1) || { echo "$idoc"; fail "ansible-doc kubeadm_init"; }
+for word in ca_cert_pem ca_key_pem bootstrap_token control_plane_endpoint upload_certs; do
+  grep -q -- "$word" <<<"$idoc" || fail "ansible-doc kubeadm_init lacks '$word'"
+done
 echo "collection_test: ok ($(stat -c %s "$tarball") byte tarball)"

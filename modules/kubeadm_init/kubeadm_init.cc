@@ -1,0 +1,302 @@
+#include "modules/kubeadm_init/kubeadm_init.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <optional>
+
+#include "modules/ansible/command.h"
+#include "modules/ansible/file_util.h"
+#include "modules/kubeadm_join/ca_hash.h"
+
+namespace pvek8s::kubeadm {
+namespace {
+
+using ansible::Param;
+using ansible::ParamType;
+using ansible::Result;
+using nlohmann::json;
+
+bool IsHex64(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c));
+         });
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else if (c == '=' || std::isspace(static_cast<unsigned char>(c))) {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+// The CA certificate embedded in a kubeconfig (certificate-authority-data).
+std::optional<std::string> KubeconfigCa(std::string_view kubeconfig) {
+  constexpr std::string_view kKey = "certificate-authority-data:";
+  size_t pos = kubeconfig.find(kKey);
+  if (pos == std::string_view::npos) return std::nullopt;
+  size_t start = pos + kKey.size();
+  size_t end = kubeconfig.find('\n', start);
+  std::string value(kubeconfig.substr(start, end == std::string_view::npos ? end : end - start));
+  value.erase(std::remove_if(
+                  value.begin(), value.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)) || c == '"'; }),
+              value.end());
+  return Base64Decode(value);
+}
+
+Status WritePrivate(const std::string& path, const std::string& content, mode_t mode) {
+  auto [dir, name] = ansible::SplitPath(path);
+  ::mkdir(dir.c_str(), 0755);  // /etc/kubernetes/pki; its parent is made first.
+  return ansible::AtomicWriteFile(path, content, mode);
+}
+
+}  // namespace
+
+ansible::ArgSpec InitSpec() {
+  ansible::ArgSpec spec;
+  spec.params = {
+      Param("ca_cert_pem"),
+      Param("ca_key_pem").NoLog(),
+      Param("bootstrap_token").NoLog(),
+      Param("bootstrap_token_ttl").Default("24h0m0s"),
+      Param("control_plane_endpoint"),
+      Param("kubernetes_version"),
+      Param("pod_subnet"),
+      Param("service_subnet"),
+      Param("cri_socket").Default("unix:///var/run/crio/crio.sock"),
+      Param("node_name"),
+      Param("advertise_address"),
+      Param("upload_certs", ParamType::kBool).Default(false),
+      Param("certificate_key").NoLog(),
+      Param("extra_config", ParamType::kDict).Default(json::object()),
+      Param("kubeadm_path").Default("kubeadm"),
+      Param("timeout", ParamType::kInt).Default(900),
+  };
+  return spec;
+}
+
+std::string InitConfigurationText(const json& p, bool v1beta4) {
+  const std::string api = v1beta4 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  json init = {{"apiVersion", api}, {"kind", "InitConfiguration"}};
+  if (p["bootstrap_token"].is_string()) {
+    init["bootstrapTokens"] =
+        json::array({{{"token", p["bootstrap_token"]},
+                      {"ttl", p["bootstrap_token_ttl"]},
+                      {"usages", {"signing", "authentication"}},
+                      {"groups", {"system:bootstrappers:kubeadm:default-node-token"}}}});
+  }
+  json reg = {{"criSocket", p["cri_socket"]}};
+  if (p["node_name"].is_string()) reg["name"] = p["node_name"];
+  init["nodeRegistration"] = reg;
+  if (p["advertise_address"].is_string()) {
+    init["localAPIEndpoint"] = {{"advertiseAddress", p["advertise_address"]}, {"bindPort", 6443}};
+  }
+  if (p["certificate_key"].is_string()) init["certificateKey"] = p["certificate_key"];
+  json cluster = {{"apiVersion", api}, {"kind", "ClusterConfiguration"}};
+  if (p["kubernetes_version"].is_string()) cluster["kubernetesVersion"] = p["kubernetes_version"];
+  if (p["control_plane_endpoint"].is_string()) {
+    cluster["controlPlaneEndpoint"] = p["control_plane_endpoint"];
+  }
+  json net = json::object();
+  if (p["pod_subnet"].is_string()) net["podSubnet"] = p["pod_subnet"];
+  if (p["service_subnet"].is_string()) net["serviceSubnet"] = p["service_subnet"];
+  if (!net.empty()) cluster["networking"] = net;
+  const json& extra = p["extra_config"];
+  if (extra.contains("init")) init.merge_patch(extra["init"]);
+  if (extra.contains("cluster")) cluster.merge_patch(extra["cluster"]);
+  return init.dump(2) + "\n---\n" + cluster.dump(2) + "\n";
+}
+
+Result RunInit(ansible::Module& module, const JoinSystem& sys) {
+  const json& p = module.params();
+  Result r;
+  auto fail = [&](std::string msg, std::string cls) {
+    r.failed = true;
+    r.msg = std::move(msg);
+    r.extra["failure_class"] = std::move(cls);
+    return r;
+  };
+
+  // Validation first: check mode reports every bad input too.
+  std::optional<std::string> ca_hash;
+  if (p["ca_cert_pem"].is_string() != p["ca_key_pem"].is_string()) {
+    return fail("ca_cert_pem and ca_key_pem must be given together", "invalid_argument");
+  }
+  if (p["ca_cert_pem"].is_string()) {
+    StatusOr<std::string> h = CaCertHash(p["ca_cert_pem"].get<std::string>());
+    if (!h.ok()) return fail("ca_cert_pem: " + h.status().message(), "invalid_argument");
+    ca_hash = *h;
+    std::string key = p["ca_key_pem"].get<std::string>();
+    if (key.find("-----BEGIN") == std::string::npos ||
+        key.find("PRIVATE KEY-----") == std::string::npos) {
+      return fail("ca_key_pem is not a PEM private key", "invalid_argument");
+    }
+  }
+  if (p["bootstrap_token"].is_string() &&
+      !IsBootstrapToken(p["bootstrap_token"].get<std::string>())) {
+    return fail("bootstrap_token is not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}",
+                "invalid_argument");
+  }
+  if (p["certificate_key"].is_string() && !IsHex64(p["certificate_key"].get<std::string>())) {
+    return fail("certificate_key must be 64 hex digits (32 bytes)", "invalid_argument");
+  }
+  if (p["upload_certs"] == true && !p["certificate_key"].is_string()) {
+    return fail(
+        "upload_certs needs certificate_key, so that joining control-plane nodes can use it",
+        "invalid_argument");
+  }
+  if (p["control_plane_endpoint"].is_string() &&
+      !IsEndpoint(p["control_plane_endpoint"].get<std::string>())) {
+    return fail("control_plane_endpoint must be host:port, got '" +
+                    p["control_plane_endpoint"].get<std::string>() + "'",
+                "invalid_argument");
+  }
+  if (p["timeout"].get<long long>() <= 0)
+    return fail("timeout must be positive", "invalid_argument");
+
+  std::string endpoint =
+      p["control_plane_endpoint"].is_string() ? p["control_plane_endpoint"].get<std::string>()
+      : p["advertise_address"].is_string()    ? p["advertise_address"].get<std::string>() + ":6443"
+                                              : "";
+  const std::string etc = sys.root + "/etc/kubernetes";
+
+  // Already initialised: admin.conf exists; it must carry the same CA.
+  StatusOr<std::optional<std::string>> admin = ansible::ReadFileIfExists(etc + "/admin.conf");
+  if (!admin.ok()) return ansible::Failure(admin.status().message());
+  if (*admin) {
+    std::optional<std::string> ca = KubeconfigCa(**admin);
+    StatusOr<std::string> existing_hash =
+        ca ? CaCertHash(*ca) : StatusOr<std::string>(InvalidArgumentError("no CA"));
+    if (!existing_hash.ok()) {
+      return fail("/etc/kubernetes/admin.conf exists but holds no readable CA; inspect the node",
+                  "other");
+    }
+    if (ca_hash && *existing_hash != *ca_hash) {
+      return fail("this node is already initialised with a different CA (" + *existing_hash +
+                      "); run kubeadm reset on it first",
+                  "other_cluster");
+    }
+    if (endpoint.empty()) endpoint = KubeconfigServer(**admin).value_or("");
+    r.msg = "control plane already initialised";
+    r.extra["api_server_endpoint"] = endpoint;
+    r.extra["ca_cert_hashes"] = json::array({*existing_hash});
+    return r;
+  }
+
+  std::optional<std::string> kubeadm =
+      ansible::FindExecutable(p["kubeadm_path"].get<std::string>());
+  if (!kubeadm) return ansible::Failure(p["kubeadm_path"].get<std::string>() + " not found");
+  using std::chrono::seconds;
+  StatusOr<ansible::CommandResult> version =
+      ansible::RunCommand({*kubeadm, "version", "-o", "short"}, seconds(60));
+  if (!version.ok()) return ansible::Failure(version.status().message());
+  if (!version->ok())
+    return ansible::Failure(ansible::DescribeFailure({"kubeadm", "version"}, *version));
+  std::string kubeadm_version = version->out;
+  while (!kubeadm_version.empty() &&
+         std::isspace(static_cast<unsigned char>(kubeadm_version.back()))) {
+    kubeadm_version.pop_back();
+  }
+  const bool v1beta4 = SupportsV1Beta4(kubeadm_version);
+  const std::string config = InitConfigurationText(p, v1beta4);
+  r.extra["kubeadm_version"] = kubeadm_version;
+  r.extra["config_api_version"] = v1beta4 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  r.diffs.push_back({"", config, "InitConfiguration + ClusterConfiguration",
+                     "InitConfiguration + ClusterConfiguration"});
+
+  // The CA goes where kubeadm looks for it, so that kubeadm signs with it
+  // instead of generating its own.
+  if (ca_hash && !module.check_mode()) {
+    ::mkdir(etc.c_str(), 0755);
+    Status s = WritePrivate(etc + "/pki/ca.crt", p["ca_cert_pem"].get<std::string>(), 0644);
+    if (s.ok()) s = WritePrivate(etc + "/pki/ca.key", p["ca_key_pem"].get<std::string>(), 0600);
+    if (!s.ok()) return ansible::Failure("cannot place the CA: " + s.message());
+  }
+
+  std::string path = sys.tmp_dir + "/pvek8s-init-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) return ansible::Failure("cannot create a temporary file in " + sys.tmp_dir);
+  ::fchmod(fd, 0600);
+  ssize_t written = ::write(fd, config.data(), config.size());
+  ::close(fd);
+  struct Remove {
+    std::string p;
+    ~Remove() { ::unlink(p.c_str()); }
+  } remove_config{path};
+  if (written != static_cast<ssize_t>(config.size())) {
+    return ansible::Failure("cannot write the init configuration");
+  }
+  std::vector<std::string> argv = {*kubeadm, "init"};
+  if (module.check_mode()) {
+    argv.insert(argv.end(), {"phase", "preflight"});
+  } else if (p["upload_certs"] == true) {
+    argv.push_back("--upload-certs");
+  }
+  argv.insert(argv.end(), {"--config", path});
+  const auto deadline = seconds(p["timeout"].get<long long>());
+  StatusOr<ansible::CommandResult> run = ansible::RunCommand(argv, deadline);
+  if (!run.ok()) return ansible::Failure(run.status().message());
+  if (!run->ok()) {
+    Classified c = run->timed_out ? Classified{FailureClass::kTimeout, {}, false}
+                                  : ClassifyFailure(run->out + "\n" + run->err);
+    r.extra["preflight_errors"] = c.preflight_checks;
+    if (c.cls == FailureClass::kTimeout) {
+      return fail("kubeadm init did not finish within " + std::to_string(deadline.count()) + " s",
+                  "timeout");
+    }
+    if (c.cls == FailureClass::kPreflight) {
+      std::string names;
+      for (const std::string& n : c.preflight_checks) names += (names.empty() ? "" : ", ") + n;
+      return fail("kubeadm preflight checks failed: " + names, "preflight");
+    }
+    return fail(ansible::DescribeFailure({"kubeadm", "init"}, *run), "other");
+  }
+  r.changed = true;
+  if (module.check_mode()) {
+    r.msg = "would initialise the control plane (preflight passed)";
+  } else {
+    r.msg = "initialised the control plane";
+    StatusOr<std::optional<std::string>> created = ansible::ReadFileIfExists(etc + "/admin.conf");
+    if (created.ok() && *created) {
+      if (endpoint.empty()) endpoint = KubeconfigServer(**created).value_or("");
+      if (!ca_hash) {
+        if (std::optional<std::string> ca = KubeconfigCa(**created)) {
+          if (StatusOr<std::string> h = CaCertHash(*ca); h.ok()) ca_hash = *h;
+        }
+      }
+    }
+  }
+  r.extra["api_server_endpoint"] = endpoint;
+  r.extra["ca_cert_hashes"] = ca_hash ? json::array({*ca_hash}) : json::array();
+  return r;
+}
+
+}  // namespace pvek8s::kubeadm
