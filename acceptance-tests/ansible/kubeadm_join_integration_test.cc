@@ -1,7 +1,8 @@
-// gcid.k8s.kubeadm_join through the real ansible-playbook over SSH, against the
-// namespace test hosts with the kubeadm stand-in of modules/kubeadm_join/testdata
-// (see that file for what it proves and what it cannot). h2 and h3 join; h1
-// serves as the node on which every failure class is produced.
+// gcid.k8s.kubeadm_join (and kubeadm_init followed by kubeadm_join) through the
+// real ansible-playbook over SSH, against the namespace test hosts with the
+// kubeadm stand-in of modules/kubeadm_join/testdata (see that file for what it
+// proves and what it cannot). h2 and h3 join; h1 serves as the node on which
+// every failure class is produced, and as the control plane of the init test.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -154,6 +155,60 @@ TEST_CASE("an expired token fails at once, without running kubeadm join") {
             "the bootstrap token expired at 2020-01-01T00:00:00Z") == 0);
   CHECK(ReadText(kLab + "/h1/fake/sbin/kubeadm.log") == log_before);
   CHECK_FALSE(Joined("h1"));
+}
+
+TEST_CASE("init on one host and join on two; a second run changes nothing on any host") {
+  auto reset = RunCommand({kTesthosts, "reset", kLab}, 60s);
+  REQUIRE(reset.ok());
+  REQUIRE(reset->exit_code == 0);
+  for (const char* h : {"h1", "h2", "h3"}) Mode(h, "success");
+  std::string ca_dir = kLab + "/ca";
+  auto ca = RunCommand(
+      {"sh", "-c",
+       "mkdir -p '" + ca_dir +
+           "' && openssl req -x509 -newkey rsa:2048 -nodes "
+           "-keyout '" +
+           ca_dir + "/ca.key' -out '" + ca_dir + "/ca.crt' -days 1 -subj /CN=kubernetes 2>&1"},
+      60s);
+  REQUIRE(ca.ok());
+  REQUIRE(ca->exit_code == 0);
+  auto run_cluster = [&] {
+    std::vector<std::string> argv = {kTesthosts,
+                                     "ctl",
+                                     kLab,
+                                     "ansible-playbook",
+                                     std::string(PVEK8S_PLAYBOOKS) + "/cluster.yml",
+                                     "-e",
+                                     json{{"ca_dir", ca_dir}}.dump()};
+    auto r = RunCommand(argv, 180s,
+                        {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
+                         "LC_ALL=C.UTF-8", "ANSIBLE_STDOUT_CALLBACK=json"});
+    REQUIRE(r.ok());
+    AllOutput() += r->out + r->err;
+    json out = json::parse(r->out, nullptr, false);
+    REQUIRE_MESSAGE(!out.is_discarded(), (r->out + r->err));
+    CHECK(r->exit_code == 0);
+    return out;
+  };
+  json first = run_cluster();
+  json init = first["plays"][0]["tasks"][0]["hosts"]["h1"];
+  CHECK(init["changed"] == true);
+  CHECK(init["api_server_endpoint"] == "10.123.0.11:6443");
+  REQUIRE(init["ca_cert_hashes"].size() == 1);
+  for (const char* h : {"h2", "h3"}) {
+    CAPTURE(h);
+    CHECK(first["plays"][1]["tasks"][0]["hosts"][h]["changed"] == true);
+    CHECK(Joined(h));
+  }
+  json second = run_cluster();
+  for (const char* h : {"h1", "h2", "h3"}) {
+    CAPTURE(h);
+    CHECK(second["stats"][h]["changed"] == 0);
+    CHECK(second["stats"][h]["failures"] == 0);
+  }
+  // The CA key must not leak either.
+  std::string key = ReadText(ca_dir + "/ca.key");
+  CHECK(AllOutput().find(key.substr(key.find('\n') + 1, 48)) == std::string::npos);
 }
 
 TEST_CASE("the token appears in no output, not even at -vvv") {
