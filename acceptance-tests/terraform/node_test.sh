@@ -269,6 +269,8 @@ check "ten distinct VM ids" python3 -c "import json,subprocess; v=json.loads(sub
 check "lock timeouts were injected and retried" grep -q "clone hit a lock timeout; retrying" apply.log
 expect_exit 0 "plan after the parallel create is empty" tf plan -detailed-exitcode
 check "exactly ten VMs in pvesim" test "$(vm_count)" = 10
+per_node=$(for node in pve1 pve2 pve3; do pve GET "/nodes/$node/qemu" | python3 -c "import json,sys; print(sum(1 for v in json.load(sys.stdin)['data'] if not v.get('template')))"; done | sort -n | tr '\n' ' ')
+check "parallel placement spreads the nodes over the hosts ($per_node)" test "$per_node" = "3 3 4 "
 expect_exit 0 "destroy the ten" tf destroy -auto-approve -parallelism=10
 check "no stray VMs left" test "$(vm_count)" = 0
 

@@ -445,6 +445,18 @@ class IdLedger {
   std::set<int64_t> inflight_;
 };
 
+// Placements made by this process whose VMs Proxmox may not list yet:
+// parallel creates would otherwise all see the same "emptiest" node.
+struct PendingPlacements {
+  std::mutex mu;
+  std::map<std::string, std::pair<int64_t, size_t>> by_node;  // bytes, VMs
+};
+
+PendingPlacements& Pending() {
+  static auto* p = new PendingPlacements();
+  return *p;
+}
+
 KeyedQueue& CloneQueue() {
   static auto* q = new KeyedQueue(1);
   return *q;
@@ -668,7 +680,8 @@ class K8sNodeResource : public framework::Resource {
     if (auto t = plan.GetString("target_node")) {
       node = *t;
     } else {
-      auto chosen = Place(c, *templates, Strings(plan.Attr("target_nodes")));
+      auto chosen = Place(c, *templates, Strings(plan.Attr("target_nodes")),
+                          plan.GetInt("memory").value_or(2048));
       if (!chosen.ok()) {
         resp.diagnostics.AddStatus(chosen.status(), "No node to place the VM on",
                                    AttributePath("target_nodes"));
@@ -894,10 +907,19 @@ class K8sNodeResource : public framework::Resource {
   }
 
  private:
-  // Most free memory, then fewest VMs, among candidates holding the template.
+  // Most free memory, then fewest VMs, among candidates holding the template,
+  // counting what this process has already placed; reserves `memory_mib`.
   StatusOr<std::string> Place(pve::Client& c, const std::vector<TemplateRef>& templates,
-                              const std::vector<std::string>& candidates) {
+                              const std::vector<std::string>& candidates, int64_t memory_mib) {
     PVEK8S_ASSIGN_OR_RETURN(auto nodes, c.Nodes());
+    std::map<std::string, size_t> vm_counts;
+    for (const auto& n : nodes) {
+      auto vms = n.status == "online"
+                     ? c.ListVms(n.name)
+                     : StatusOr<std::vector<pve::VmSummary>>(std::vector<pve::VmSummary>());
+      vm_counts[n.name] = vms.ok() ? vms->size() : 0;
+    }
+    std::lock_guard<std::mutex> lock(Pending().mu);
     std::string best;
     int64_t best_free = -1;
     size_t best_vms = 0;
@@ -910,9 +932,9 @@ class K8sNodeResource : public framework::Resource {
       bool has = std::any_of(templates.begin(), templates.end(),
                              [&](const TemplateRef& t) { return t.node == n.name; });
       if (!has) continue;
-      auto vms = c.ListVms(n.name);
-      size_t count = vms.ok() ? vms->size() : 0;
-      int64_t free = n.maxmem - n.mem;
+      auto& pending = Pending().by_node[n.name];
+      size_t count = vm_counts[n.name] + pending.second;
+      int64_t free = n.maxmem - n.mem - pending.first;
       if (free > best_free || (free == best_free && count < best_vms) ||
           (free == best_free && count == best_vms && n.name < best)) {
         best = n.name;
@@ -920,8 +942,12 @@ class K8sNodeResource : public framework::Resource {
         best_vms = count;
       }
     }
-    if (best.empty())
+    if (best.empty()) {
       return NotFoundError("none of the candidate nodes is online and holds the template");
+    }
+    auto& reserved = Pending().by_node[best];
+    reserved.first += memory_mib << 20;
+    reserved.second += 1;
     return best;
   }
 
