@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <thread>
@@ -798,6 +799,11 @@ TEST_CASE("restart keeps every VM and the certificate") {
     digest = c.Call("GET", "/nodes/pve1/qemu/160/config").data()["digest"].get<std::string>();
     CHECK(p.Stop() == 0);
   }
+  // Damaged files are skipped with a warning, not fatal.
+  {
+    std::ofstream(dir + "/vms/123.json") << R"({"vmid": 123, "node": 5, "conf": []})";
+    std::ofstream(dir + "/vms/124.json") << "{garbage";
+  }
   {
     PveSimProcess p(dir, Sim::WithToken({}));
     REQUIRE(p.ok());
@@ -811,6 +817,7 @@ TEST_CASE("restart keeps every VM and the certificate") {
     CHECK(c.Call("GET", "/nodes/pve1/qemu/160/status/current").data()["status"] == "running");
     CHECK(c.Call("GET", "/pools").data()[0]["poolid"] == "kept");
     CHECK(c.Call("GET", "/nodes/pve2/qemu/9001/config").data()["name"] == "ubuntu-2204-template");
+    CHECK(c.Call("GET", "/nodes/pve1/qemu/123/config").status == 500);
   }
   std::filesystem::remove_all(dir);
 }
