@@ -55,31 +55,43 @@ constexpr std::string_view kTokenAlphabet = "abcdefghijklmnopqrstuvwxyz012345678
 
 }  // namespace
 
-StatusOr<CaBundle> GenerateCa(KeyAlgorithm algorithm, int validity_days,
-                              std::string_view common_name) {
-  PKeyPtr key(algorithm == KeyAlgorithm::kEcdsaP256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048));
+StatusOr<CaBundle> GenerateSelfSigned(const SelfSignedSpec& spec) {
+  PKeyPtr key(spec.algorithm == KeyAlgorithm::kEcdsaP256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048));
   if (!key) return InternalError("key generation failed");
   X509Ptr cert(X509_new());
+  if (!cert) return InternalError("cannot allocate a certificate");
   X509_set_version(cert.get(), 2);
   BIGNUM* serial = BN_new();
   BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
   BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert.get()));
   BN_free(serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400L * validity_days);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before_offset_seconds);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.validity_seconds);
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
-  std::string cn(common_name);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  auto add_name = [&](const char* field, const std::string& value) {
+    if (value.empty()) return;
+    X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
+  };
+  add_name("O", spec.organization);
+  add_name("CN", spec.common_name);
   X509_set_issuer_name(cert.get(), name);
-  if (!AddExt(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
-      !AddExt(cert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign") ||
-      !AddExt(cert.get(), NID_subject_key_identifier, "hash")) {
-    return InternalError("cannot add CA extensions");
+  const std::pair<int, const std::string*> exts[] = {
+      {NID_basic_constraints, &spec.basic_constraints},
+      {NID_key_usage, &spec.key_usage},
+      {NID_ext_key_usage, &spec.extended_key_usage},
+      {NID_subject_alt_name, &spec.subject_alt_name}};
+  for (const auto& [nid, value] : exts) {
+    if (!value->empty() && !AddExt(cert.get(), nid, value->c_str())) {
+      return InternalError("cannot add certificate extension " + *value);
+    }
+  }
+  if (spec.subject_key_identifier && !AddExt(cert.get(), NID_subject_key_identifier, "hash")) {
+    return InternalError("cannot add the subject key identifier");
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    return InternalError("cannot sign the CA certificate");
+    return InternalError("cannot sign the certificate");
   }
   CaBundle out;
   BioPtr cb(BIO_new(BIO_s_mem()));
@@ -88,7 +100,24 @@ StatusOr<CaBundle> GenerateCa(KeyAlgorithm algorithm, int validity_days,
   BioPtr kb(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   out.key_pem = BioString(kb.get());
+  unsigned char* der = nullptr;
+  int der_len = i2d_X509(cert.get(), &der);
+  if (der_len <= 0) return InternalError("cannot encode the certificate");
+  out.cert_der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(der_len));
+  OPENSSL_free(der);
   return out;
+}
+
+StatusOr<CaBundle> GenerateCa(KeyAlgorithm algorithm, int validity_days,
+                              std::string_view common_name) {
+  SelfSignedSpec spec;
+  spec.algorithm = algorithm;
+  spec.common_name = std::string(common_name);
+  spec.basic_constraints = "critical,CA:TRUE";
+  spec.key_usage = "critical,digitalSignature,keyEncipherment,keyCertSign";
+  spec.subject_key_identifier = true;
+  spec.validity_seconds = 86400L * validity_days;
+  return GenerateSelfSigned(spec);
 }
 
 StatusOr<std::string> CaCertHashFromPem(std::string_view cert_pem) {

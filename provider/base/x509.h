@@ -15,7 +15,27 @@ enum class KeyAlgorithm { kEcdsaP256, kRsa2048 };
 struct CaBundle {
   std::string cert_pem;
   std::string key_pem;  // PKCS#8
+  std::string cert_der;
 };
+
+// What a self-signed certificate says about itself.
+struct SelfSignedSpec {
+  KeyAlgorithm algorithm = KeyAlgorithm::kEcdsaP256;
+  std::string common_name;
+  std::string organization;  // omitted when empty
+  // OpenSSL extension values, e.g. "critical,CA:TRUE"; empty ones are skipped.
+  std::string basic_constraints;
+  std::string key_usage;
+  std::string extended_key_usage;
+  std::string subject_alt_name;
+  bool subject_key_identifier = false;
+  long not_before_offset_seconds = 0;  // negative: valid since before now
+  long validity_seconds = 0;
+};
+
+// A fresh key and a self-signed X.509 v3 certificate with a random 128-bit
+// serial, signed with SHA-256.
+StatusOr<CaBundle> GenerateSelfSigned(const SelfSignedSpec& spec);
 
 // A self-signed CA as kubeadm makes one: CN `common_name`, CA:TRUE, key usages
 // digitalSignature, keyEncipherment, keyCertSign, valid from now for
