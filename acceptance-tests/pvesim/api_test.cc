@@ -97,6 +97,7 @@ TEST_CASE("ready line, TLS and the certificate fingerprint") {
   CHECK(r.data()["release"] == "8.4");
   CHECK(r.headers["content-type"] == "application/json;charset=UTF-8");
   CHECK(r.headers["server"] == "pve-api-daemon/3.0");
+  CHECK(s.client.Call("GET", "/nodes").data()[0]["ssl_fingerprint"] == s.proc.fingerprint());
   CHECK(s.proc.Stop() == 0);
 }
 

@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  options.ssl_fingerprint = *fingerprint;
   std::string data_dir = options.data_dir;
   auto sim = pvek8s::pvesim::Simulator::Create(std::move(options));
   if (!sim.ok()) return Fail(sim.status().message());

@@ -1171,7 +1171,7 @@ json Simulator::NodeStatusJson(const std::string& node) const {
           {"maxdisk", 100LL << 30},
           {"uptime", static_cast<int64_t>(uptime)},
           {"level", ""},
-          {"ssl_fingerprint", "pvesim"}};
+          {"ssl_fingerprint", options_.ssl_fingerprint}};
 }
 
 json Simulator::StorageJson(const std::string& node, const Storage& s) const {

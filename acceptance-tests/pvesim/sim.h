@@ -74,7 +74,8 @@ struct SimOptions {
   uint64_t seed = 0;
   bool seed_given = false;
   std::string dhcp_cidr = "10.99.0.0/16";
-  bool legacy_errors = false;  // Omit "message" from error bodies (PVE < 8.3).
+  bool legacy_errors = false;   // Omit "message" from error bodies (PVE < 8.3).
+  std::string ssl_fingerprint;  // Reported by GET /nodes (the server certificate's).
   std::string version = "8.4.1";
   std::string release = "8.4";
 };
