@@ -26,52 +26,6 @@ bool IsHex64(const std::string& s) {
          });
 }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else if (c == '=' || std::isspace(static_cast<unsigned char>(c))) {
-      continue;
-    } else {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-// The CA certificate embedded in a kubeconfig (certificate-authority-data).
-std::optional<std::string> KubeconfigCa(std::string_view kubeconfig) {
-  constexpr std::string_view kKey = "certificate-authority-data:";
-  size_t pos = kubeconfig.find(kKey);
-  if (pos == std::string_view::npos) return std::nullopt;
-  size_t start = pos + kKey.size();
-  size_t end = kubeconfig.find('\n', start);
-  std::string value(kubeconfig.substr(start, end == std::string_view::npos ? end : end - start));
-  value.erase(std::remove_if(
-                  value.begin(), value.end(),
-                  [](char c) { return std::isspace(static_cast<unsigned char>(c)) || c == '"'; }),
-              value.end());
-  return Base64Decode(value);
-}
-
 Status WritePrivate(const std::string& path, const std::string& content, mode_t mode) {
   auto [dir, name] = ansible::SplitPath(path);
   ::mkdir(dir.c_str(), 0755);  // /etc/kubernetes/pki; its parent is made first.

@@ -198,6 +198,20 @@ StatusOr<std::string> CaCertHash(std::string_view pem) {
   return out;
 }
 
+std::optional<std::string> KubeconfigCa(std::string_view kubeconfig) {
+  constexpr std::string_view kKey = "certificate-authority-data:";
+  size_t pos = kubeconfig.find(kKey);
+  if (pos == std::string_view::npos) return std::nullopt;
+  size_t start = pos + kKey.size();
+  size_t end = kubeconfig.find('\n', start);
+  std::string value(kubeconfig.substr(start, end == std::string_view::npos ? end : end - start));
+  std::string cleaned;
+  for (char c : value) {
+    if (!std::isspace(static_cast<unsigned char>(c)) && c != '"' && c != '\'') cleaned += c;
+  }
+  return Base64DecodeStrict(cleaned);
+}
+
 bool IsCaCertHash(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
   if (text.size() != kPrefix.size() + 64 || text.substr(0, kPrefix.size()) != kPrefix) return false;

@@ -6,6 +6,7 @@
 #ifndef MODULES_KUBEADM_JOIN_CA_HASH_H_
 #define MODULES_KUBEADM_JOIN_CA_HASH_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ StatusOr<std::string> SubjectPublicKeyInfo(std::string_view der);
 
 // "sha256:<64 lower-case hex>" for the first certificate of `pem`.
 StatusOr<std::string> CaCertHash(std::string_view pem);
+
+// The PEM CA certificate embedded in a kubeconfig (certificate-authority-data);
+// nullopt when there is none or it is not base64.
+std::optional<std::string> KubeconfigCa(std::string_view kubeconfig);
 
 // True for "sha256:" followed by exactly 64 hex digits (any case).
 bool IsCaCertHash(std::string_view text);

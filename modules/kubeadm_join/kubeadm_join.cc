@@ -356,6 +356,18 @@ Result RunJoin(ansible::Module& module, const JoinSystem& sys) {
   if (*existing) {
     std::optional<std::string> server = KubeconfigServer(**existing);
     if (server && *server == endpoint) {
+      // Same endpoint; the CA must be one of the pinned ones too, or this is
+      // another cluster behind the same address.
+      if (std::optional<std::string> ca = KubeconfigCa(**existing)) {
+        StatusOr<std::string> hash = CaCertHash(*ca);
+        if (hash.ok() && std::find(v->hashes.begin(), v->hashes.end(), *hash) == v->hashes.end()) {
+          r.failed = true;
+          r.extra["failure_class"] = "other_cluster";
+          r.msg = "this node is joined to " + endpoint + " but its CA (" + *hash +
+                  ") is not one of ca_cert_hashes; run kubeadm reset on it first";
+          return r;
+        }
+      }
       r.msg = "node already joined to " + endpoint;
       return r;
     }

@@ -147,6 +147,27 @@ TEST_CASE("a node joined to another cluster is an error") {
   CHECK(r.msg.find("this node is already joined to another cluster (10.9.9.9:6443") == 0);
 }
 
+TEST_CASE("same endpoint but another CA is an error; the pinned CA is already joined") {
+  Node node;
+  auto gen = ansible::RunCommand(
+      {"sh", "-c",
+       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '" +
+           node.Path("ca.key") + "' -out '" + node.Path("ca.crt") +
+           "' -days 1 -subj /CN=kubernetes 2>&1 && mkdir -p '" + node.Path("etc/kubernetes") +
+           "' && printf 'clusters:\\n- cluster:\\n    certificate-authority-data: %s\\n    "
+           "server: https://10.123.0.11:6443\\n' \"$(base64 -w0 '" +
+           node.Path("ca.crt") + "')\" > '" + node.Path("etc/kubernetes/kubelet.conf") + "'"},
+      60s);
+  REQUIRE(gen.ok());
+  REQUIRE_MESSAGE(gen->exit_code == 0, gen->out);
+  ansible::Result other = node.Join(json::object());  // Pins sha256:aaaa...
+  CHECK(other.failed);
+  CHECK(other.msg.find("this node is joined to 10.123.0.11:6443 but its CA") == 0);
+  ansible::Result same = node.Join({{"ca_cert_pem", ReadText(node.Path("ca.crt"))}});
+  CHECK_FALSE(same.failed);
+  CHECK_FALSE(same.changed);
+}
+
 TEST_CASE("every failure class gives its one-line message") {
   struct Case {
     const char* mode;
