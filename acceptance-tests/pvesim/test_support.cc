@@ -1,6 +1,7 @@
 #include "acceptance-tests/pvesim/test_support.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -48,8 +49,12 @@ PveSimProcess::PveSimProcess(const std::string& data_dir, const std::vector<std:
   if (pipe(out) != 0) return;
   std::vector<std::string> argv = {PVESIM_BINARY, "--listen", "127.0.0.1:0", "--data", data_dir};
   argv.insert(argv.end(), args.begin(), args.end());
+  std::string log_path = data_dir + "/pvesim.log";
   pid_ = fork();
   if (pid_ == 0) {
+    // Keep test output readable; the log stays beside the state for debugging.
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log >= 0) dup2(log, 2);
     dup2(out[1], 1);
     close(out[0]);
     close(out[1]);

@@ -19,7 +19,8 @@ namespace pvek8s::pvesim::testing {
 class PveSimProcess {
  public:
   // Starts pvesim with --listen 127.0.0.1:0 --data `data_dir` plus `args`, and
-  // waits (up to 10 s) for its ready line. Check ok() afterwards.
+  // waits (up to 10 s) for its ready line. Check ok() afterwards. Its stderr
+  // goes to `data_dir`/pvesim.log.
   PveSimProcess(const std::string& data_dir, const std::vector<std::string>& args);
   ~PveSimProcess();
   PveSimProcess(const PveSimProcess&) = delete;
