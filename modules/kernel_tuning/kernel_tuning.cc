@@ -723,14 +723,26 @@ Status TurnSwapOff(Work& w, const SystemPaths& sys) {
 
   // ...and swap units that do not come from fstab (cloud images and installers
   // ship them as unit files), which are masked.
+  // Generated units count too (zram-generator's dev-zram0.swap), except those
+  // systemd-fstab-generator made from the fstab lines just handled: masking
+  // those would keep swap off after `state: absent` restores fstab.
   std::set<std::string> units;
-  for (const char* dir :
-       {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}) {
+  for (const char* dir : {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+                          "/run/systemd/generator", "/run/systemd/generator.late"}) {
     DIR* d = ::opendir(sys.Path(dir).c_str());
     if (d == nullptr) continue;
+    const bool generated = std::string_view(dir).rfind("/run/", 0) == 0;
     while (struct dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".swap") == 0) units.insert(name);
+      if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".swap") != 0) continue;
+      if (generated) {
+        StatusOr<std::optional<std::string>> unit =
+            ansible::ReadFileIfExists(sys.Path(std::string(dir) + "/" + name));
+        if (!unit.ok() || !*unit || (*unit)->find("SourcePath=/etc/fstab") != std::string::npos) {
+          continue;
+        }
+      }
+      units.insert(name);
     }
     ::closedir(d);
   }

@@ -40,6 +40,9 @@ class FakeNode {
           "/swap.img                               file\t\t2097148\t\t0\t\t-2\n");
     Write("/etc/fstab", "# /etc/fstab\nUUID=abc / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n");
     Write("/usr/lib/systemd/system/extra.swap", "[Swap]\nWhat=/extra\n");
+    Write("/run/systemd/generator/dev-zram0.swap", "[Swap]\nWhat=/dev/zram0\n");
+    Write("/run/systemd/generator/swap.img.swap",
+          "[Unit]\nSourcePath=/etc/fstab\n[Swap]\nWhat=/swap.img\n");
     std::filesystem::create_directories(Path("/etc/sysctl.d"));
     std::filesystem::create_directories(Path("/etc/modules-load.d"));
     std::filesystem::create_directories(Path("/etc/systemd/system"));
@@ -219,7 +222,7 @@ TEST_CASE("kubernetes profile on a fresh node: loads, sets, persists, swap off; 
   CHECK(first.extra["modules_loaded"] == json{"br_netfilter"});
   CHECK(first.extra["modules_builtin"] == json{"overlay"});
   CHECK(first.extra["swap_disabled"] == json{"/swap.img"});
-  CHECK(first.extra["swap_units_masked"] == json{"extra.swap"});
+  CHECK(first.extra["swap_units_masked"] == json{"dev-zram0.swap", "extra.swap"});
   CHECK(first.msg.find("Loaded 1 kernel module") == 0);
   // One diff per file and per kind of live state, each a real change.
   json diff = node.last_render()["diff"];
