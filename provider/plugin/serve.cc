@@ -128,6 +128,9 @@ int Serve(framework::Server* server, const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Noted first thing: Terraform is certainly alive until it has read the
+  // handshake line, which comes later.
+  const pid_t parent = getppid();
   StopLatch latch;
   const bool debug = options.debug;
   std::thread([&latch, signals, debug]() {
@@ -179,6 +182,11 @@ int Serve(framework::Server* server, const ServeOptions& options) {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Terraform sends up to 10 calls at once; keep enough threads polling so a
+  // burst does not wait for the pool to grow.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 12);
   builder.AddListeningPort("unix:" + socket_path, creds);
   builder.RegisterService(provider_service.get());
   builder.RegisterService(&controller);
@@ -209,7 +217,6 @@ int Serve(framework::Server* server, const ServeOptions& options) {
   // Terraform may be SIGKILLed; go-plugin servers would linger, we leave.
   std::thread parent_watch;
   if (!debug) {
-    pid_t parent = getppid();
     parent_watch = std::thread([&latch, parent]() {
       while (!latch.WaitFor(std::chrono::milliseconds(500))) {
         if (getppid() != parent) {

@@ -147,26 +147,40 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& addr,
   return grpc::CreateCustomChannel("unix:" + addr, grpc::SslCredentials(ssl), args);
 }
 
-grpc::Status CallShutdown(const std::shared_ptr<grpc::Channel>& channel) {
+// A unary call with raw protobuf bytes, for services whose generated code is
+// not linked here (go-plugin's controller, gRPC health).
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                     const std::string& request_bytes, std::string* response_bytes) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::Slice no_bytes;  // plugin.Empty encodes as zero bytes
-  grpc::ByteBuffer request(&no_bytes, 1), response;
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
   grpc::Status result;
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  stub.UnaryCall(&ctx, "/plugin.GRPCController/Shutdown", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   result = s;
-                   done = true;
-                   cv.notify_all();
-                 });
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = s;
+    done = true;
+    cv.notify_all();
+  });
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done; });
+  if (result.ok() && response_bytes) {
+    std::vector<grpc::Slice> slices;
+    (void)response.Dump(&slices);
+    response_bytes->clear();
+    for (const auto& sl : slices) {
+      response_bytes->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+  }
   return result;
+}
+
+grpc::Status CallShutdown(const std::shared_ptr<grpc::Channel>& channel) {
+  return RawCall(channel, "/plugin.GRPCController/Shutdown", "", nullptr);
 }
 
 const pb::Schema::Attribute* FindAttr(const pb::Schema& s, const std::string& name) {
@@ -349,6 +363,14 @@ TEST_CASE("plaintext: handshake, every RPC, then Shutdown exits 0 promptly") {
   kill(child.pid(), SIGINT);
   ExerciseProvider(*stub);
 
+  // gRPC health for service "plugin": HealthCheckRequest{service: "plugin"}
+  // answered with status SERVING (field 1 = 1).
+  std::string health;
+  REQUIRE(
+      RawCall(channel, "/grpc.health.v1.Health/Check", std::string("\x0a\x06plugin", 8), &health)
+          .ok());
+  CHECK(health == std::string("\x08\x01", 2));
+
   CHECK(CallShutdown(channel).ok());
   CHECK(child.Wait(3000) == 0);
   CHECK(child.DrainStdout().empty());          // nothing after the handshake line
@@ -395,6 +417,82 @@ TEST_CASE("mutual TLS: Terraform's client certificate is required and verified")
     kill(child.pid(), SIGTERM);
     CHECK(child.Wait(3000) == 0);
   }
+}
+
+TEST_CASE("the provider exits when Terraform dies") {
+  // A shell stands in for Terraform: it starts the provider and exits at
+  // once, as a SIGKILLed Terraform would leave it.
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t sh = fork();
+  REQUIRE(sh >= 0);
+  if (sh == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    // The shell waits for the handshake line, as Terraform does, then dies.
+    std::string cmd = std::string("exec 2>/dev/null; f=$(mktemp -u); mkfifo $f; ") +
+                      plugin::kMagicCookieKey + "=" + plugin::kMagicCookieValue + " " +
+                      PVEK8S_PROVIDER_BINARY + " >$f & echo $!; read line <$f; rm -f $f";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[32] = {};
+  ssize_t n = read(out[0], buf, sizeof buf - 1);
+  close(out[0]);
+  REQUIRE(n > 0);
+  waitpid(sh, nullptr, 0);
+  pid_t provider = static_cast<pid_t>(std::atol(buf));
+  REQUIRE(provider > 0);
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, provider, 0));
+  REQUIRE(fd >= 0);
+  pollfd p{fd, POLLIN, 0};
+  bool exited = poll(&p, 1, 5000) == 1;
+  close(fd);
+  if (!exited) kill(provider, SIGKILL);
+  CHECK(exited);
+}
+
+TEST_CASE("--debug serves plaintext and prints TF_REATTACH_PROVIDERS") {
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    close(out[0]);
+    execl(PVEK8S_PROVIDER_BINARY, PVEK8S_PROVIDER_BINARY, "--debug", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  std::string text;
+  char c;
+  while (text.find("Stop it") == std::string::npos) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0 || read(out[0], &c, 1) != 1) break;
+    text += c;
+  }
+  close(out[0]);
+  size_t at = text.find("TF_REATTACH_PROVIDERS='");
+  REQUIRE(at != std::string::npos);
+  std::string value = text.substr(at + 23, text.find('\'', at + 23) - at - 23);
+  auto j = nlohmann::json::parse(value, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  const auto& entry = j["registry.terraform.io/gcid/proxmox"];
+  CHECK(entry["ProtocolVersion"] == 6);
+  CHECK(entry["Pid"] == pid);
+  std::string socket = entry["Addr"]["String"];
+  auto stub = pb::Provider::NewStub(Connect(socket, "", nullptr));
+  grpc::ClientContext ctx;
+  pb::GetProviderSchema::Response resp;
+  CHECK(stub->GetProviderSchema(&ctx, {}, &resp).ok());
+  kill(pid, SIGINT);  // in debug mode Ctrl-C stops it
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("run by hand without the cookie: a helpful message and exit 1") {
