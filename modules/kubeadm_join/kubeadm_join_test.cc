@@ -207,6 +207,21 @@ TEST_CASE("an expired token is refused before kubeadm runs; a hang is cut at the
   CHECK(std::chrono::steady_clock::now() - start < 20s);
 }
 
+TEST_CASE("an expired token the node cannot know about fails within the discovery timeout") {
+  Node node;
+  node.Mode("expired-slow");
+  auto start = std::chrono::steady_clock::now();
+  ansible::Result r = node.Join({{"discovery_timeout", 2}, {"reset_on_failure", false}});
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.failed);
+  CHECK(r.extra["failure_class"] == "token_invalid");
+  CHECK(r.msg.find("the bootstrap token was rejected by 10.123.0.11:6443 (expired, deleted or "
+                   "mistyped); create a new one") == 0);
+  CHECK(took >= 2s);
+  CHECK(took < 15s);
+  CHECK(ReadText(node.Path("kubeadm.log")).find("join --config") != std::string::npos);
+}
+
 TEST_CASE("a partial join is reset and retried once") {
   Node node;
   node.Mode("partial");
