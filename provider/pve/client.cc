@@ -287,8 +287,9 @@ StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::stri
     auto resp = Send(method, path, params);
     if (!resp.ok()) {
       last = resp.status();
-      // A request lost in transit may have been carried out: repeat reads only.
-      if (last.code() == StatusCode::kUnavailable && method == "GET") continue;
+      // A request lost in transit may have been carried out: repeat only
+      // what is harmless to repeat.
+      if (last.code() == StatusCode::kUnavailable && method != "POST") continue;
       return last;
     }
     auto j = nlohmann::json::parse(resp->body, nullptr, false);

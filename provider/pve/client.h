@@ -78,8 +78,10 @@ class Client {
   // 401 kUnauthenticated, 403 kPermissionDenied, 400 kInvalidArgument,
   // "does not exist" kNotFound, "already exists" kAlreadyExists, lock
   // timeouts kAborted, other 5xx and transport failures kUnavailable.
-  // Retries transport failures and 5xx on GET, and lock timeouts on every
-  // method (Proxmox did nothing when it could not take the lock).
+  // Retries transport failures on GET, PUT and DELETE (repeating them is
+  // harmless), 5xx on GET, and lock timeouts on every method (Proxmox did
+  // nothing when it could not take the lock). A POST lost in transit is the
+  // caller's to verify: it may have been carried out.
   StatusOr<nlohmann::json> Call(const std::string& method, const std::string& path,
                                 const Params& params = {});
 

@@ -983,6 +983,10 @@ class K8sNodeResource : public framework::Resource {
           "POST", "/nodes/" + tmpl.node + "/qemu/" + std::to_string(tmpl.vmid) + "/clone", p);
       Status s =
           upid.ok() ? WaitUntil(c, pve::JsonString(*upid), deadline, "clone") : upid.status();
+      if (!upid.ok() && upid.status().code() == StatusCode::kUnavailable) {
+        // The answer was lost, not necessarily the clone: look for our marker.
+        s = AdoptLostClone(c, tmpl.node, id, marker, deadline, upid.status());
+      }
       CloneQueue().Release(queue);
       if (s.ok()) return id;
       if (!fixed) Ledger().Release(id);
@@ -998,6 +1002,30 @@ class K8sNodeResource : public framework::Resource {
     return last;
   }
 
+  // After a clone request whose answer was lost: OK when VM `id` exists with
+  // our marker (waiting for its clone lock to go); `lost` when it does not.
+  Status AdoptLostClone(pve::Client& c, const std::string& node, int64_t id,
+                        const OwnerMarker& marker, std::chrono::steady_clock::time_point deadline,
+                        const Status& lost) {
+    for (;;) {
+      auto conf = c.GetConfig(node, id);
+      if (!conf.ok()) return pve::Client::IsNotFound(conf.status()) ? lost : conf.status();
+      std::string user;
+      auto found = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
+      if (!conf->contains("lock")) {
+        if (found && found->owner == marker.owner) {
+          log::Info("adopted a clone whose answer was lost", {{"vmid", id}});
+          return Status::Ok();
+        }
+        return AlreadyExistsError("VM " + std::to_string(id) + " exists but is not ours");
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        return DeadlineExceededError("VM " + std::to_string(id) + " stays locked");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
   Status WaitUntil(pve::Client& c, const std::string& upid,
                    std::chrono::steady_clock::time_point deadline, const std::string& what) {
     auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
@@ -1009,10 +1037,22 @@ class K8sNodeResource : public framework::Resource {
 
   Status Power(pve::Client& c, const std::string& node, int64_t vmid, const std::string& action,
                std::chrono::steady_clock::time_point deadline) {
-    PVEK8S_ASSIGN_OR_RETURN(
-        auto upid,
-        c.Call("POST", "/nodes/" + node + "/qemu/" + std::to_string(vmid) + "/status/" + action));
-    return WaitUntil(c, pve::JsonString(upid), deadline, action);
+    Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto upid =
+          c.Call("POST", "/nodes/" + node + "/qemu/" + std::to_string(vmid) + "/status/" + action);
+      s = upid.ok() ? WaitUntil(c, pve::JsonString(*upid), deadline, action) : upid.status();
+      if (s.ok()) return s;
+      // start and stop are idempotent in effect: check where the VM is.
+      if (action == "start" || action == "stop") {
+        auto st = c.CurrentStatus(node, vmid);
+        std::string want = action == "start" ? "running" : "stopped";
+        if (st.ok() && pve::JsonString(st->value("status", json())) == want) return Status::Ok();
+      }
+      if (s.code() != StatusCode::kUnavailable && s.code() != StatusCode::kAborted) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
+    }
+    return s;
   }
 
   static std::string Description(const Value& plan, const OwnerMarker& marker) {
