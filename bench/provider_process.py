@@ -57,8 +57,10 @@ def serving_peak_rss_mib(binary, root):
             if "TF_REATTACH_PROVIDERS=" in line:
                 reattach = line.split("TF_REATTACH_PROVIDERS=", 1)[1].strip().strip("'")
         shutil.copy(os.path.join(root, "examples/quickstart/main.tf"), work)
+        # An empty CLI configuration: reattached providers need no installation.
+        open(os.path.join(work, "cli.tfrc"), "w").close()
         env = dict(os.environ, TF_REATTACH_PROVIDERS=reattach, CHECKPOINT_DISABLE="1",
-                   TF_CLI_CONFIG_FILE=os.path.join(work, "none.tfrc"))
+                   TF_CLI_CONFIG_FILE=os.path.join(work, "cli.tfrc"))
         for cmd in (["plan"], ["apply", "-auto-approve"], ["plan"]):
             subprocess.run(["terraform", *cmd, "-input=false", "-no-color"], cwd=work, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
