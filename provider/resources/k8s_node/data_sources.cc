@@ -14,6 +14,26 @@ using tftypes::Value;
 
 namespace {
 
+// The client and the cluster's nodes, or nullopt with a diagnostic saying why.
+struct Cluster {
+  pve::Client* client;
+  std::vector<pve::NodeInfo> nodes;
+};
+std::optional<Cluster> ReadCluster(ProviderData* data, const framework::Context* ctx,
+                                   framework::Diagnostics& diags) {
+  auto c = data->Client(ctx);
+  if (!c.ok()) {
+    diags.AddStatus(c.status(), "Cannot reach Proxmox VE");
+    return std::nullopt;
+  }
+  auto nodes = (*c)->Nodes();
+  if (!nodes.ok()) {
+    diags.AddStatus(nodes.status(), "Listing nodes failed");
+    return std::nullopt;
+  }
+  return Cluster{*c, std::move(*nodes)};
+}
+
 Type NodeObjectType() {
   return Type::Object({{"name", Type::String()},
                        {"status", Type::String()},
@@ -50,23 +70,17 @@ class NodesDataSource : public framework::DataSource {
   const framework::Schema& GetSchema() const override { return schema_; }
 
   void Read(const DataSourceReadRequest& req, DataSourceReadResponse& resp) override {
-    auto c = data_->Client(req.ctx);
-    if (!c.ok()) {
-      resp.diagnostics.AddStatus(c.status(), "Cannot reach Proxmox VE");
-      return;
-    }
-    auto nodes = (*c)->Nodes();
-    if (!nodes.ok()) {
-      resp.diagnostics.AddStatus(nodes.status(), "Listing nodes failed");
-      return;
-    }
+    auto cluster = ReadCluster(data_, req.ctx, resp.diagnostics);
+    if (!cluster) return;
+    pve::Client* c = cluster->client;
+    auto* nodes = &cluster->nodes;
     std::sort(nodes->begin(), nodes->end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
     bool online_only = req.config.GetBool("online_only").value_or(false);
     std::vector<Value> items, names;
     for (const auto& n : *nodes) {
       if (online_only && n.status != "online") continue;
-      auto vms = (*c)->ListVms(n.name);
+      auto vms = c->ListVms(n.name);
       items.push_back(Value::Object(
           NodeObjectType(),
           {{"name", Value::String(n.name)},
@@ -124,23 +138,17 @@ class VmTemplateDataSource : public framework::DataSource {
   const framework::Schema& GetSchema() const override { return schema_; }
 
   void Read(const DataSourceReadRequest& req, DataSourceReadResponse& resp) override {
-    auto c = data_->Client(req.ctx);
-    if (!c.ok()) {
-      resp.diagnostics.AddStatus(c.status(), "Cannot reach Proxmox VE");
-      return;
-    }
+    auto cluster = ReadCluster(data_, req.ctx, resp.diagnostics);
+    if (!cluster) return;
+    pve::Client* c = cluster->client;
+    auto* nodes = &cluster->nodes;
     std::string name = *req.config.GetString("name");
-    auto nodes = (*c)->Nodes();
-    if (!nodes.ok()) {
-      resp.diagnostics.AddStatus(nodes.status(), "Listing nodes failed");
-      return;
-    }
     std::vector<std::string> found;
     std::map<std::string, Value> vmids;
     int64_t size = 0;
     for (const auto& n : *nodes) {
       if (n.status != "online") continue;
-      auto vms = (*c)->ListVms(n.name);
+      auto vms = c->ListVms(n.name);
       if (!vms.ok()) continue;
       for (const auto& vm : *vms) {
         if (vm.template_ && vm.name == name) {

@@ -1,6 +1,7 @@
 #include "provider/resources/k8s_node/k8s_node.h"
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
 #include <map>
 #include <regex>
@@ -921,7 +922,9 @@ class K8sNodeResource : public framework::Resource {
     }
     std::lock_guard<std::mutex> lock(Pending().mu);
     std::string best;
-    int64_t best_free = -1;
+    // Proxmox lets memory be overcommitted, so a node with less free memory
+    // than asked for is still a candidate: the emptiest one wins.
+    int64_t best_free = INT64_MIN;
     size_t best_vms = 0;
     for (const auto& n : nodes) {
       if (n.status != "online") continue;
