@@ -153,6 +153,19 @@ if [[ $with_collection == --collection ]]; then
       else
         not_ok "gcid.k8s.kernel_tuning from the package"; show "$tmp/run.log"
       fi
+      # The lab end to end with both packages' files (needs root for the
+      # namespace test hosts; pvesim comes from the build).
+      if [[ $(id -u) == 0 && -n ${PVEK8S_BUILD_DIR:-} ]]; then
+        provider_bin=$(find "$root/usr/share/terraform/plugins" -name 'terraform-provider-proxmox_v*' | head -n 1)
+        unset ANSIBLE_HOME ANSIBLE_LOCAL_TEMP ANSIBLE_CONFIG
+        if PVEK8S_LAB_SKIP_BUILD=1 PVEK8S_LAB_DIR="$tmp/lab" PVEK8S_LAB_PROVIDER="$provider_bin" \
+             PVEK8S_LAB_COLLECTIONS_PATH="$colls" \
+             bash "$(dirname "$0")/../.ci/lab" >"$tmp/lab.log" 2>&1; then
+          ok "the lab runs end to end against the packages"
+        else
+          not_ok "the lab against the packages"; show "$tmp/lab.log"
+        fi
+      fi
     fi
   fi
 fi

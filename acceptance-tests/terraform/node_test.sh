@@ -223,6 +223,11 @@ expect_exit 0 "init (bad inputs)" tf init
 expect_exit 1 "an unknown template fails" tf apply -auto-approve
 check "the error names the template" output_has 'no template "no-such-template"'
 check "a failed create leaves nothing behind" test "$(vm_count)" = 3
+bad_node ubuntu-2204-template dhcp >main.tf
+sed -i 's/  network {}/  network {}\n  disk {\n    size = "1G"\n  }/' main.tf
+expect_exit 1 "a disk smaller than the template's is refused" tf apply -auto-approve
+check "the error names the template's size" output_has "smaller than the disk of template"
+check "nothing is made for a too-small disk" test "$(vm_count)" = 3
 bad_node ubuntu-2204-template 192.168.100.300/24 >main.tf
 expect_exit 1 "a bad address fails validation" tf validate
 check "the error names ip.address" output_has "Invalid address"

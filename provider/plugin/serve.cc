@@ -182,11 +182,6 @@ int Serve(framework::Server* server, const ServeOptions& options) {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  // Terraform sends up to 10 calls at once; keep enough threads polling so a
-  // burst does not wait for the pool to grow.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 12);
   builder.AddListeningPort("unix:" + socket_path, creds);
   builder.RegisterService(provider_service.get());
   builder.RegisterService(&controller);

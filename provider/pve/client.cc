@@ -1,6 +1,5 @@
 #include "provider/pve/client.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -11,16 +10,12 @@
 
 #include "provider/base/encoding.h"
 #include "provider/base/log.h"
+#include "provider/pve/curl_loader.h"
 
 namespace pvek8s::pve {
 namespace {
 
 constexpr char kApiPrefix[] = "/api2/json";
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 size_t AppendBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
@@ -116,7 +111,6 @@ std::string JsonString(const nlohmann::json& j) {
 Client::Client(ClientOptions options) : options_(std::move(options)) {
   static std::atomic<uint64_t> next_id{1};
   id_ = next_id.fetch_add(1);
-  GlobalInit();
 }
 Client::~Client() = default;
 
@@ -144,15 +138,16 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
   // One handle per thread keeps connections alive between calls of the same
   // client. Another client gets a fresh handle: a reused connection would skip
   // that client's own certificate checks.
-  thread_local std::unique_ptr<CURL, void (*)(CURL*)> handle(nullptr, curl_easy_cleanup);
+  PVEK8S_ASSIGN_OR_RETURN(const CurlApi* api, Curl());
+  thread_local std::unique_ptr<CURL, void (*)(CURL*)> handle(nullptr, api->easy_cleanup);
   thread_local uint64_t handle_owner = 0;
   if (!handle || handle_owner != id_) {
-    handle.reset(curl_easy_init());
+    handle.reset(api->easy_init());
     handle_owner = id_;
   }
   CURL* curl = handle.get();
   if (!curl) return InternalError("curl_easy_init failed");
-  curl_easy_reset(curl);
+  api->easy_reset(curl);
 
   std::string url = options_.endpoint + kApiPrefix + path;
   std::string body = EncodeParams(params);
@@ -161,59 +156,59 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
 
   Response resp;
   std::string reason;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reason);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_seconds));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &options_.cancelled);
+  api->easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  api->easy_setopt(curl, CURLOPT_WRITEDATA, &resp.body);
+  api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
+  api->easy_setopt(curl, CURLOPT_HEADERDATA, &reason);
+  api->easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_seconds));
+  api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
+  api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
+  api->easy_setopt(curl, CURLOPT_XFERINFODATA, &options_.cancelled);
   if (has_body) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    api->easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    api->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
 
   PinState pin;
   if (options_.insecure) {
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   } else if (!options_.fingerprint_sha256.empty()) {
     // The pin replaces chain and name checks: Proxmox certificates are
     // self-signed and often reached by IP.
     pin.expected = options_.fingerprint_sha256;
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, InstallPin);
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &pin);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, InstallPin);
+    api->easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &pin);
   } else if (!options_.ca_pem.empty()) {
     curl_blob blob{const_cast<char*>(options_.ca_pem.data()), options_.ca_pem.size(),
                    CURL_BLOB_COPY};
-    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+    api->easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
   }
 
   curl_slist* headers = nullptr;
   std::string auth;
   if (!options_.token_id.empty()) {
     auth = "Authorization: PVEAPIToken=" + options_.token_id + "=" + options_.token_secret;
-    headers = curl_slist_append(headers, auth.c_str());
+    headers = api->slist_append(headers, auth.c_str());
   } else if (path != "/access/ticket") {
     std::lock_guard<std::mutex> lock(ticket_mu_);
     std::string cookie = "PVEAuthCookie=" + ticket_;
-    curl_easy_setopt(curl, CURLOPT_COOKIE, cookie.c_str());
+    api->easy_setopt(curl, CURLOPT_COOKIE, cookie.c_str());
     if (method != "GET") {
       auth = "CSRFPreventionToken: " + csrf_token_;
-      headers = curl_slist_append(headers, auth.c_str());
+      headers = api->slist_append(headers, auth.c_str());
     }
   }
-  headers = curl_slist_append(headers, "Accept: application/json");
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  CURLcode rc = curl_easy_perform(curl);
-  curl_slist_free_all(headers);
+  headers = api->slist_append(headers, "Accept: application/json");
+  api->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  CURLcode rc = api->easy_perform(curl);
+  api->slist_free_all(headers);
   // Scrub the secret-bearing header copy.
   std::fill(auth.begin(), auth.end(), '\0');
 
@@ -225,7 +220,7 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
                               pin.seen + ", not the pinned " + pin.expected +
                               " (tls.fingerprint_sha256)");
     }
-    std::string msg = what + ": " + curl_easy_strerror(rc);
+    std::string msg = what + ": " + api->easy_strerror(rc);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       return UnavailableError(msg +
                               " — the server's certificate is not trusted; set tls.ca_pem "
@@ -235,7 +230,7 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
     if (rc == CURLE_OPERATION_TIMEDOUT) return DeadlineExceededError(msg);
     return UnavailableError(msg + " (is " + options_.endpoint + " reachable?)");
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
+  api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
   resp.reason = reason;
   return resp;
 }

@@ -704,6 +704,27 @@ class K8sNodeResource : public framework::Resource {
       return;
     }
 
+    // A clone cannot be smaller than its template: refuse before making it.
+    if (auto size = plan.Attr("disk").GetString("size")) {
+      auto want = pve::ParseSize(*size);
+      auto conf = c.GetConfig(tmpl->node, tmpl->vmid);
+      std::string key = conf.ok() ? BootDiskKey(*conf) : "";
+      if (want.ok() && !key.empty()) {
+        auto ps = pve::PropertyString::Parse(pve::JsonString((*conf)[key]));
+        auto have = ps.ok() ? pve::ParseSize(ps->Get("size").value_or("")) : StatusOr<int64_t>(0);
+        if (have.ok() && *want < *have) {
+          resp.diagnostics.AddError(
+              "Disk smaller than the template's",
+              "disk.size " + *size + " is smaller than the disk of template \"" + tmpl->name +
+                  "\" (" + pve::FormatSize(*have) + "); disks can only grow. Use at least " +
+                  pve::FormatSize(*have) + ".",
+              AttributePath("disk").Attr("size"));
+          resp.state = Value();
+          return;
+        }
+      }
+    }
+
     // 2. Clone with a safe id.
     PrivateData priv;
     priv.owner = HexEncode(RandomBytes(8));
