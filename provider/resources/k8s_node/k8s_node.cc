@@ -745,7 +745,7 @@ class K8sNodeResource : public framework::Resource {
     resp.state = plan;
     Ledger().Release(*vmid);
 
-    Status s = Configure(c, node, *vmid, Value(), plan, marker, deadline, resp.diagnostics);
+    Status s = Configure(c, node, *vmid, Value(), plan, marker, deadline);
     if (s.ok() && plan.GetBool("started").value_or(true)) {
       s = Power(c, node, *vmid, "start", deadline);
     }
@@ -838,7 +838,7 @@ class K8sNodeResource : public framework::Resource {
     OwnerMarker marker{priv.owner, plan.GetString("template").value_or(""),
                        plan.GetString("role").value_or("worker"),
                        plan.GetBool("full_clone").value_or(true)};
-    Status s = Configure(c, node, vmid, prior, plan, marker, deadline, resp.diagnostics);
+    Status s = Configure(c, node, vmid, prior, plan, marker, deadline);
     if (!s.ok()) {
       resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vmid) + " failed");
       resp.state = prior;
@@ -1113,8 +1113,7 @@ class K8sNodeResource : public framework::Resource {
   // null), grows the disk, and sets the marker.
   Status Configure(pve::Client& c, const std::string& node, int64_t vmid, const Value& prior,
                    const Value& plan, const OwnerMarker& marker,
-                   std::chrono::steady_clock::time_point deadline, Diagnostics& diags) {
-    (void)diags;
+                   std::chrono::steady_clock::time_point deadline) {
     PVEK8S_ASSIGN_OR_RETURN(json conf, c.GetConfig(node, vmid));
     auto differs = [&](const char* attr) {
       return prior.IsNull() || !(prior.Attr(attr) == plan.Attr(attr));
@@ -1385,17 +1384,13 @@ class K8sNodeResource : public framework::Resource {
       if (!full && i >= prior_count) break;
       auto dev = pve::ParseNet(pve::JsonString(conf[key]));
       if (!dev.ok()) continue;
-      const Value& pn = i < prior_count ? prior.Attr("network").Elements()[i] : Value();
-      auto opt_int = [&](std::optional<int64_t> v, const char* attr) {
-        if (v) return Value::Int(*v);
-        (void)pn;
-        (void)attr;
-        return Value::Null(Type::Number());
+      auto opt_int = [](std::optional<int64_t> v) {
+        return v ? Value::Int(*v) : Value::Null(Type::Number());
       };
       nets.push_back(Value::Object(nt, {{"bridge", Value::String(dev->bridge)},
                                         {"model", Value::String(dev->model)},
-                                        {"vlan", opt_int(dev->vlan, "vlan")},
-                                        {"mtu", opt_int(dev->mtu, "mtu")}}));
+                                        {"vlan", opt_int(dev->vlan)},
+                                        {"mtu", opt_int(dev->mtu)}}));
     }
     s = s.WithAttr("network", Value::List(nt, nets));
     s = s.WithAttr("mac_addresses", Macs(conf, s));
