@@ -244,6 +244,16 @@ sed -i "s#$PVE_URL#https://127.0.0.1:9#" main.tf
 expect_exit 1 "an unreachable endpoint fails" tf apply -auto-approve
 check "the error says unreachable" output_has "reachable?"
 
+# A privilege-separated token that may only look: the missing privilege is named.
+main_url=$PVE_URL main_fp=$PVE_FP
+PVE_TOKEN_FLAGS=,privsep=1 pvesim_start "$PVESIM" readonly --acl "/:PVEAuditor:$PVE_TOKEN_ID"
+bad_node ubuntu-2204-template dhcp >main.tf
+expect_exit 1 "a token without VM.Clone fails" tf apply -auto-approve
+check "the error names the missing privilege" output_has "VM.Clone"
+kill "$PVESIM_PID"
+wait "$PVESIM_PID" 2>/dev/null || true
+PVE_URL=$main_url PVE_FP=$main_fp
+
 # --- destroy leaves only the templates --------------------------------------------------
 cd "$TEST_ROOT/lab"
 expect_exit 0 "destroy the lab" tf destroy -auto-approve
