@@ -228,6 +228,10 @@ sed -i 's/  network {}/  network {}\n  disk {\n    size = "1G"\n  }/' main.tf
 expect_exit 1 "a disk smaller than the template's is refused" tf apply -auto-approve
 check "the error names the template's size" output_has "smaller than the disk of template"
 check "nothing is made for a too-small disk" test "$(vm_count)" = 3
+bad_node ubuntu-2204-template dhcp >main.tf
+sed -i 's/  network {}/  network {}\n  vmid_range = [900, 100]/' main.tf
+expect_exit 1 "an inverted vmid_range fails validation" tf validate
+check "the error names vmid_range" output_has "Invalid vmid_range"
 bad_node ubuntu-2204-template 192.168.100.300/24 >main.tf
 expect_exit 1 "a bad address fails validation" tf validate
 check "the error names ip.address" output_has "Invalid address"
@@ -267,6 +271,7 @@ cat >>main.tf <<CFG
 resource "proxmox_k8s_node" "n" {
   count        = 10
   name         = "node\${count.index}"
+  vmid_range   = [5000, 5999]
   target_nodes = ["pve1", "pve2", "pve3"]
   template     = "ubuntu-2204-template"
   network {}
@@ -280,7 +285,7 @@ expect_exit 0 "init (parallel)" tf init
 export TF_LOG=info TF_LOG_PATH="$PWD/apply.log"
 expect_exit 0 "ten nodes at parallelism 10 despite lock timeouts" tf apply -auto-approve -parallelism=10
 unset TF_LOG TF_LOG_PATH
-check "ten distinct VM ids" python3 -c "import json,subprocess; v=json.loads(subprocess.check_output(['terraform','output','-json','ids'])); assert len(set(v))==10, v"
+check "ten distinct VM ids within vmid_range" python3 -c "import json,subprocess; v=json.loads(subprocess.check_output(['terraform','output','-json','ids'])); assert len(set(v))==10 and all(5000 <= x <= 5999 for x in v), v"
 check "lock timeouts were injected and retried" grep -q "clone hit a lock timeout; retrying" apply.log
 expect_exit 0 "plan after the parallel create is empty" tf plan -detailed-exitcode
 check "exactly ten VMs in pvesim" test "$(vm_count)" = 10

@@ -74,6 +74,11 @@ framework::Schema NodeSchema() {
        .computed = true,
        .validators = {framework::IntBetween(100, 999999999)},
        .use_state_for_unknown = true},
+      {.name = "vmid_range",
+       .type = Type::List(Type::Number()),
+       .description = "`[first, last]`: choose the VM id within this range (when `vmid` is "
+                      "not set), e.g. to keep Kubernetes nodes apart from other VMs.",
+       .optional = true},
       {.name = "template",
        .type = Type::String(),
        .description = "Template to clone: its name (e.g. `ubuntu-2204-template`) or vmid. "
@@ -417,10 +422,17 @@ class KeyedQueue {
 class IdLedger {
  public:
   // Proxmox's next free id that this process has not handed out.
-  StatusOr<int64_t> Reserve(pve::Client& client) {
+  // Within [lo, hi] when given.
+  StatusOr<int64_t> Reserve(pve::Client& client, std::optional<int64_t> lo = std::nullopt,
+                            std::optional<int64_t> hi = std::nullopt) {
     std::lock_guard<std::mutex> lock(mu_);
-    PVEK8S_ASSIGN_OR_RETURN(int64_t id, client.NextId());
-    for (int i = 0; i < 1000; ++i) {
+    int64_t id = 0;
+    if (lo) {
+      id = *lo;
+    } else {
+      PVEK8S_ASSIGN_OR_RETURN(id, client.NextId());
+    }
+    for (int i = 0; i < 1000 && (!hi || id <= *hi); ++i) {
       if (!inflight_.contains(id)) {
         auto free = client.NextId(id);
         if (free.ok() && *free == id) {
@@ -441,7 +453,9 @@ class IdLedger {
   }
 
  private:
-  static Status ResourceExhausted() { return UnavailableError("no free VM id found"); }
+  static Status ResourceExhausted() {
+    return FailedPreconditionError("no free VM id found (vmid_range full?)");
+  }
   std::mutex mu_;
   std::set<int64_t> inflight_;
 };
@@ -539,6 +553,20 @@ class K8sNodeResource : public framework::Resource {
       diags.AddError("Missing placement",
                      "Set target_node (one Proxmox node) or target_nodes (candidates).",
                      AttributePath("target_node"));
+    }
+    if (const Value& r = config.Attr("vmid_range"); r.HasValue() && r.IsWhollyKnown()) {
+      auto lo = r.Elements().size() == 2 ? r.Elements()[0].AsInt64() : std::nullopt;
+      auto hi = r.Elements().size() == 2 ? r.Elements()[1].AsInt64() : std::nullopt;
+      if (!lo || !hi || *lo < 100 || *lo > *hi || *hi > 999999999) {
+        diags.AddError("Invalid vmid_range",
+                       "vmid_range must be [first, last] with 100 <= first <= last <= 999999999.",
+                       AttributePath("vmid_range"));
+      } else if (auto v = config.Attr("vmid").AsInt64(); v && (*v < *lo || *v > *hi)) {
+        diags.AddError("vmid outside vmid_range",
+                       "vmid " + std::to_string(*v) + " is not within vmid_range [" +
+                           std::to_string(*lo) + ", " + std::to_string(*hi) + "].",
+                       AttributePath("vmid"));
+      }
     }
     const Value& ip = config.Attr("ip");
     if (ip.HasValue() && ip.GetString("address") == std::string("dhcp") &&
@@ -991,7 +1019,12 @@ class K8sNodeResource : public framework::Resource {
       if (fixed) {
         id = *fixed;
       } else {
-        PVEK8S_ASSIGN_OR_RETURN(id, Ledger().Reserve(c));
+        std::optional<int64_t> lo, hi;
+        if (const Value& r = plan.Attr("vmid_range"); r.HasValue() && r.Elements().size() == 2) {
+          lo = r.Elements()[0].AsInt64();
+          hi = r.Elements()[1].AsInt64();
+        }
+        PVEK8S_ASSIGN_OR_RETURN(id, Ledger().Reserve(c, lo, hi));
       }
       pve::Params p{{"newid", std::to_string(id)},
                     {"name", *plan.GetString("name")},
