@@ -44,7 +44,7 @@ ok "built $(basename "$deb")"
 [[ $(dpkg-deb -f "$deb" Package) == pvek8s-terraform-provider ]] &&
   ok "package name" || not_ok "package name is $(dpkg-deb -f "$deb" Package)"
 depends=$(dpkg-deb -f "$deb" Depends)
-[[ $depends == *libgrpc++* && $depends == *libssl3* ]] &&
+[[ $depends == *libcurl4* && $depends == *libssl3* ]] &&
   ok "Depends lists the shared libraries ($depends)" || not_ok "Depends: '$depends'"
 [[ -n $(dpkg-deb -f "$deb" Maintainer) && -n $(dpkg-deb -f "$deb" Description) ]] &&
   ok "Maintainer and Description set" || not_ok "Maintainer or Description missing"
