@@ -167,4 +167,22 @@ Status RemoveFile(const std::string& path) {
   return InternalError("cannot remove " + path + ": " + ErrnoText(errno));
 }
 
+StatusOr<std::unique_ptr<PrivateTempFile>> PrivateTempFile::Create(const std::string& prefix,
+                                                                   std::string_view content) {
+  std::string path = prefix + "XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) return InternalError("cannot create a temporary file " + path);
+  // The owner's object removes the file from here on, even on failure.
+  std::unique_ptr<PrivateTempFile> file(new PrivateTempFile(path));
+  ::fchmod(fd, 0600);
+  ssize_t written = ::write(fd, content.data(), content.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(content.size())) {
+    return InternalError("cannot write the temporary file " + path);
+  }
+  return file;
+}
+
+PrivateTempFile::~PrivateTempFile() { ::unlink(path_.c_str()); }
+
 }  // namespace pvek8s::ansible

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,24 @@ Status RemoveFile(const std::string& path);
 // The directory part and the last component of `path` ("/a/b" -> "/a", "b";
 // "b" -> ".", "b").
 std::pair<std::string, std::string> SplitPath(const std::string& path);
+
+// A file only its owner can read (mode 0600) holding secrets for a command,
+// removed when this object goes away, whatever happens in between.
+class PrivateTempFile {
+ public:
+  // Creates the file from `prefix` (e.g. "/tmp/pvek8s-join-") and writes `content`.
+  static StatusOr<std::unique_ptr<PrivateTempFile>> Create(const std::string& prefix,
+                                                           std::string_view content);
+  ~PrivateTempFile();
+  PrivateTempFile(const PrivateTempFile&) = delete;
+  PrivateTempFile& operator=(const PrivateTempFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit PrivateTempFile(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 }  // namespace pvek8s::ansible
 

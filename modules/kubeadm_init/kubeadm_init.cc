@@ -195,19 +195,12 @@ Result RunInit(ansible::Module& module, const JoinSystem& sys) {
     if (!s.ok()) return ansible::Failure("cannot place the CA: " + s.message());
   }
 
-  std::string path = sys.tmp_dir + "/pvek8s-init-XXXXXX";
-  int fd = ::mkstemp(path.data());
-  if (fd < 0) return ansible::Failure("cannot create a temporary file in " + sys.tmp_dir);
-  ::fchmod(fd, 0600);
-  ssize_t written = ::write(fd, config.data(), config.size());
-  ::close(fd);
-  struct Remove {
-    std::string p;
-    ~Remove() { ::unlink(p.c_str()); }
-  } remove_config{path};
-  if (written != static_cast<ssize_t>(config.size())) {
-    return ansible::Failure("cannot write the init configuration");
+  auto config_file = ansible::PrivateTempFile::Create(sys.tmp_dir + "/pvek8s-init-", config);
+  if (!config_file.ok()) {
+    return ansible::Failure("cannot write the init configuration: " +
+                            config_file.status().message());
   }
+  const std::string& path = (*config_file)->path();
   std::vector<std::string> argv = {*kubeadm, "init"};
   if (module.check_mode()) {
     argv.insert(argv.end(), {"phase", "preflight"});

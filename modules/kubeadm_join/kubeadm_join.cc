@@ -402,19 +402,12 @@ Result RunJoin(ansible::Module& module, const JoinSystem& sys) {
   r.diffs.push_back({"", config_text, "JoinConfiguration", "JoinConfiguration"});
 
   // The config holds the token: a private file, removed whatever happens.
-  std::string path = sys.tmp_dir + "/pvek8s-join-XXXXXX";
-  int fd = ::mkstemp(path.data());
-  if (fd < 0) return ansible::Failure("cannot create a temporary file in " + sys.tmp_dir);
-  ::fchmod(fd, 0600);
-  ssize_t written = ::write(fd, config_text.data(), config_text.size());
-  ::close(fd);
-  struct Remove {
-    std::string p;
-    ~Remove() { ::unlink(p.c_str()); }
-  } remove_config{path};
-  if (written != static_cast<ssize_t>(config_text.size())) {
-    return ansible::Failure("cannot write the join configuration");
+  auto config_file = ansible::PrivateTempFile::Create(sys.tmp_dir + "/pvek8s-join-", config_text);
+  if (!config_file.ok()) {
+    return ansible::Failure("cannot write the join configuration: " +
+                            config_file.status().message());
   }
+  const std::string& path = (*config_file)->path();
 
   std::vector<std::string> argv = {*kubeadm, "join"};
   if (module.check_mode()) {
