@@ -472,6 +472,30 @@ PendingPlacements& Pending() {
   return *p;
 }
 
+// Undoes one placement's reservation as Proxmox starts to show it: the VM
+// count once the clone exists, its memory once it runs (or the create ends),
+// so that later placements do not count it twice.
+class PendingRelease {
+ public:
+  PendingRelease(std::string node, int64_t bytes) : node_(std::move(node)), bytes_(bytes) {}
+  ~PendingRelease() {
+    ReleaseCount();
+    std::lock_guard<std::mutex> lock(Pending().mu);
+    Pending().by_node[node_].first -= bytes_;
+  }
+  void ReleaseCount() {
+    if (!count_held_) return;
+    count_held_ = false;
+    std::lock_guard<std::mutex> lock(Pending().mu);
+    Pending().by_node[node_].second -= 1;
+  }
+
+ private:
+  std::string node_;
+  int64_t bytes_;
+  bool count_held_ = true;
+};
+
 KeyedQueue& CloneQueue() {
   static auto* q = new KeyedQueue(1);
   return *q;
@@ -706,6 +730,7 @@ class K8sNodeResource : public framework::Resource {
       return;
     }
     std::string node;
+    std::optional<PendingRelease> pending;
     if (auto t = plan.GetString("target_node")) {
       node = *t;
     } else {
@@ -718,6 +743,7 @@ class K8sNodeResource : public framework::Resource {
         return;
       }
       node = *chosen;
+      pending.emplace(node, plan.GetInt("memory").value_or(2048) << 20);
     }
     const TemplateRef* tmpl = nullptr;
     for (const auto& t : *templates) {
@@ -765,6 +791,7 @@ class K8sNodeResource : public framework::Resource {
       resp.state = Value();
       return;
     }
+    if (pending) pending->ReleaseCount();  // Proxmox lists it now
     // From here on the VM exists: every exit keeps it in state.
     plan = plan.WithAttr("vmid", Value::Int(*vmid))
                .WithAttr("target_node", Value::String(node))
