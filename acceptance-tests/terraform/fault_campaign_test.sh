@@ -43,35 +43,8 @@ expect_exit 0 "plan after convergence is empty" tf plan -detailed-exitcode
 
 # Compare Terraform's state with what pvesim holds.
 terraform show -json >state.json
-cat >report.py <<'PY'
-import json, ssl, sys, urllib.request
-url, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-def get(path):
-    # pvesim still drops some connections: try a few times.
-    for attempt in range(10):
-        try:
-            req = urllib.request.Request(url + "/api2/json" + path,
-                                         headers={"Authorization": "PVEAPIToken=" + token})
-            return json.load(urllib.request.urlopen(req, context=ctx, timeout=10))["data"]
-        except Exception:
-            if attempt == 9:
-                raise
-values = json.load(open("state.json")).get("values") or {}
-state = values.get("root_module", {}).get("resources", [])
-in_state = {(r["values"]["target_node"], r["values"]["vmid"]) for r in state}
-in_sim = set()
-for node in ("pve1", "pve2", "pve3"):
-    for vm in get(f"/nodes/{node}/qemu"):
-        if not vm.get("template"):
-            in_sim.add((node, int(vm["vmid"])))
-ids = [vmid for _, vmid in in_state]
-print("state", len(in_state), "pvesim", len(in_sim))
-print("duplicates", len(ids) - len(set(ids)))
-print("orphans", len(in_sim - in_state))
-print("missing", len(in_state - in_sim))
-PY
-python3 - "$PVE_URL" "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET" "$NODES" <report.py >report.txt
+report() { python3 "$TESTS_DIR/sim_report.py" "$PVE_URL" "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET" state.json; }
+report >report.txt
 cat report.txt | sed 's/^/# /'
 check "one state entry per node" grep -q "^state $NODES " report.txt
 check "no duplicate VM ids" grep -q "^duplicates 0$" report.txt
@@ -87,6 +60,6 @@ for ((i = 1; i <= 3; i++)); do
 done
 check "destroy converged" test "$destroyed" = 1
 terraform show -json >state.json
-python3 - "$PVE_URL" "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET" "$NODES" <report.py >report-after.txt
+report >report-after.txt
 check "pvesim holds only the templates afterwards" grep -q "^pvesim 0$" <(sed -n 's/^state [0-9]* //p' report-after.txt)
 finish

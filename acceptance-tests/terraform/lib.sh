@@ -5,6 +5,8 @@
 
 set -euo pipefail
 
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 TF_PROVIDER_VERSION=${TF_PROVIDER_VERSION:-0.1.0}
 FAILURES=0
 PASSES=0

@@ -406,6 +406,7 @@ StatusOr<std::vector<VmSummary>> Client::ListVms(const std::string& node) {
     s.status = JsonString(v.value("status", nlohmann::json()));
     s.template_ = JsonInt(v.value("template", nlohmann::json(0))).value_or(0) == 1;
     s.maxdisk = JsonInt(v.value("maxdisk", nlohmann::json(0))).value_or(0);
+    s.lock = JsonString(v.value("lock", nlohmann::json()));
     out.push_back(std::move(s));
   }
   return out;

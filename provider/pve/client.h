@@ -57,6 +57,7 @@ struct VmSummary {
   std::string status;
   bool template_ = false;
   int64_t maxdisk = 0;
+  std::string lock;  // "clone" while a clone is still being made, ...
 };
 
 // The final state of a task.
@@ -106,6 +107,9 @@ class Client {
   static bool IsLockTimeout(const std::string& message);
 
   const ClientOptions& options() const { return options_; }
+  // Sleeps `d` in small steps, returning false as soon as the client is
+  // cancelled (StopProvider), so that no retry loop outlives a Ctrl-C.
+  bool Backoff(std::chrono::milliseconds d);
 
  private:
   struct Response {
@@ -116,8 +120,6 @@ class Client {
   StatusOr<Response> Send(const std::string& method, const std::string& path, const Params& params);
   Status EnsureTicket();
   bool Cancelled() const { return options_.cancelled && options_.cancelled(); }
-  // Sleeps `d` in small steps, returning false early when cancelled.
-  bool Backoff(std::chrono::milliseconds d);
 
   ClientOptions options_;
   uint64_t id_ = 0;

@@ -1,8 +1,11 @@
 #include "provider/resources/k8s_node/k8s_node.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <set>
@@ -451,6 +454,16 @@ class IdLedger {
     std::lock_guard<std::mutex> lock(mu_);
     inflight_.erase(id);
   }
+  // Marks an existing VM as being worked on by one Create of this process;
+  // false when another one has it already.
+  bool Claim(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inflight_.insert(id).second;
+  }
+  bool Held(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inflight_.contains(id);
+  }
 
  private:
   static Status ResourceExhausted() {
@@ -512,8 +525,20 @@ struct TemplateRef {
   std::string name;
 };
 
-// Finds `tmpl` (a name or a vmid) on `preferred`, else on any node.
-StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::string& tmpl) {
+// A VM (not a template) that FindTemplates saw with the name it was asked
+// for, or still being cloned (Proxmox shows no name until the clone is done).
+struct NamedVm {
+  std::string node;
+  int64_t vmid = 0;
+  bool cloning = false;
+};
+
+// Finds `tmpl` (a name or a vmid) on every online node. With `named`, also
+// collects the VMs called `vm_name` and the VMs being cloned on those nodes
+// (from the same listings).
+StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::string& tmpl,
+                                                 const std::string& vm_name = "",
+                                                 std::vector<NamedVm>* named = nullptr) {
   PVEK8S_ASSIGN_OR_RETURN(auto nodes, c.Nodes());
   std::vector<TemplateRef> found;
   bool numeric = !tmpl.empty() && tmpl.find_first_not_of("0123456789") == std::string::npos;
@@ -522,7 +547,13 @@ StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::stri
     auto vms = c.ListVms(n.name);
     if (!vms.ok()) continue;
     for (const auto& vm : *vms) {
-      if (!vm.template_) continue;
+      if (!vm.template_) {
+        bool cloning = vm.name.empty() && vm.lock == "clone";
+        if (named && !vm_name.empty() && (vm.name == vm_name || cloning)) {
+          named->push_back({n.name, vm.vmid, cloning});
+        }
+        continue;
+      }
       if ((numeric && std::to_string(vm.vmid) == tmpl) || (!numeric && vm.name == tmpl)) {
         found.push_back({n.name, vm.vmid, vm.name});
       }
@@ -717,8 +748,11 @@ class K8sNodeResource : public framework::Resource {
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::seconds(TimeoutSeconds(plan, "create", 1200));
 
-    // 1. Template and placement.
-    auto templates = FindTemplates(c, *plan.GetString("template"));
+    // 1. Template and placement. The listings also show whether an earlier,
+    // interrupted apply of this configuration left this VM half-made.
+    std::string name = *plan.GetString("name");
+    std::vector<NamedVm> named;
+    auto templates = FindTemplates(c, *plan.GetString("template"), name, &named);
     if (!templates.ok()) {
       if (templates.status().code() == StatusCode::kNotFound) {
         resp.diagnostics.AddStatus(templates.status(), "Template not found",
@@ -729,9 +763,19 @@ class K8sNodeResource : public framework::Resource {
       resp.state = Value();
       return;
     }
+    OwnerMarker marker{"",
+                       *plan.GetString("template"),
+                       plan.GetString("role").value_or("worker"),
+                       plan.GetBool("full_clone").value_or(true),
+                       /*pending=*/true,
+                       CreateOrigin(name)};
+    std::vector<NamedVm> leftovers;  // clones of unknown origin still being made
+    std::optional<NamedVm> resumed = FindInterrupted(c, named, plan, marker, leftovers);
     std::string node;
     std::optional<PendingRelease> pending;
-    if (auto t = plan.GetString("target_node")) {
+    if (resumed) {
+      node = resumed->node;
+    } else if (auto t = plan.GetString("target_node")) {
       node = *t;
     } else {
       auto chosen = Place(c, *templates, Strings(plan.Attr("target_nodes")),
@@ -759,7 +803,7 @@ class K8sNodeResource : public framework::Resource {
     }
 
     // A clone cannot be smaller than its template: refuse before making it.
-    if (auto size = plan.Attr("disk").GetString("size")) {
+    if (auto size = plan.Attr("disk").GetString("size"); size && !resumed) {
       auto want = pve::ParseSize(*size);
       auto conf = c.GetConfig(tmpl->node, tmpl->vmid);
       std::string key = conf.ok() ? BootDiskKey(*conf) : "";
@@ -779,13 +823,28 @@ class K8sNodeResource : public framework::Resource {
       }
     }
 
-    // 2. Clone with a safe id.
+    // 2. Clone with a safe id, or take over the interrupted one.
     PrivateData priv;
-    priv.owner = HexEncode(RandomBytes(8));
-    OwnerMarker marker{priv.owner, *plan.GetString("template"),
-                       plan.GetString("role").value_or("worker"),
-                       plan.GetBool("full_clone").value_or(true)};
-    auto vmid = Clone(c, req, plan, *tmpl, marker, deadline);
+    StatusOr<int64_t> vmid = 0;
+    if (resumed) {
+      priv.owner = marker.owner;
+      auto unlocked = WaitUnlocked(c, node, resumed->vmid, deadline);
+      if (!unlocked.ok()) {
+        Ledger().Release(resumed->vmid);
+        resp.diagnostics.AddStatus(
+            unlocked.status(),
+            "Resuming the interrupted create of VM " + std::to_string(resumed->vmid) + " failed");
+        resp.state = Value();
+        return;
+      }
+      log::Info("resuming a create that an earlier apply left unfinished",
+                {{"vmid", resumed->vmid}, {"node", node}});
+      vmid = resumed->vmid;
+    } else {
+      priv.owner = HexEncode(RandomBytes(8));
+      marker.owner = priv.owner;
+      vmid = Clone(c, req, plan, *tmpl, marker, deadline);
+    }
     if (!vmid.ok()) {
       resp.diagnostics.AddStatus(vmid.status(), "Cloning the template failed");
       resp.state = Value();
@@ -798,7 +857,12 @@ class K8sNodeResource : public framework::Resource {
                .WithAttr("id", Value::String(node + "/" + std::to_string(*vmid)));
     resp.private_data = priv.Dump();
     resp.state = plan;
-    Ledger().Release(*vmid);
+    // Until Create returns, a Create of the same name in this process must
+    // not take this pending VM for an interrupted one.
+    std::unique_ptr<int64_t, void (*)(int64_t*)> hold(new int64_t(*vmid), [](int64_t* id) {
+      Ledger().Release(*id);
+      delete id;
+    });
 
     Status s = Configure(c, node, *vmid, Value(), plan, marker, deadline);
     if (s.ok() && plan.GetBool("started").value_or(true)) {
@@ -806,10 +870,14 @@ class K8sNodeResource : public framework::Resource {
     }
     if (!s.ok()) {
       resp.diagnostics.AddStatus(s, "Configuring VM " + std::to_string(*vmid) + " failed");
+      ClearPending(c, node, *vmid, plan, marker);
+      CleanUpLeftovers(c, leftovers, name, marker.origin, deadline);
       return;  // Terraform keeps the VM (tainted) so nothing is orphaned.
     }
     FinishState(c, node, *vmid, plan, /*wait_ip=*/plan.GetBool("started").value_or(true), deadline,
                 resp);
+    ClearPending(c, node, *vmid, plan, marker);
+    CleanUpLeftovers(c, leftovers, name, marker.origin, deadline);
   }
 
   void Read(const framework::ReadRequest& req, framework::ReadResponse& resp) override {
@@ -946,23 +1014,23 @@ class K8sNodeResource : public framework::Resource {
       diags.AddStatus(own, "Refusing to delete VM " + std::to_string(vmid));
       return;
     }
+    Status s = DestroyVm(c, node, vmid, deadline);
+    if (!s.ok()) diags.AddStatus(s, "Deleting VM " + std::to_string(vmid) + " failed");
+  }
+
+  // Stops VM `vmid` if it runs, then destroys it with its disks. OK when it
+  // is gone already. Callers have checked the ownership marker.
+  Status DestroyVm(pve::Client& c, const std::string& node, int64_t vmid,
+                   std::chrono::steady_clock::time_point deadline) {
     auto st = c.CurrentStatus(node, vmid);
     if (st.ok() && pve::JsonString(st->value("status", json())) == "running") {
       Status s = Power(c, node, vmid, "stop", deadline);
-      if (!s.ok()) {
-        diags.AddStatus(s, "Stopping VM " + std::to_string(vmid) + " failed");
-        return;
-      }
+      if (!s.ok()) return s;
     }
     auto upid = c.Call("DELETE", "/nodes/" + node + "/qemu/" + std::to_string(vmid),
                        {{"purge", "1"}, {"destroy-unreferenced-disks", "1"}});
-    if (!upid.ok()) {
-      if (pve::Client::IsNotFound(upid.status())) return;
-      diags.AddStatus(upid.status(), "Deleting VM " + std::to_string(vmid) + " failed");
-      return;
-    }
-    Status s = WaitUntil(c, pve::JsonString(*upid), deadline, "destroy");
-    if (!s.ok()) diags.AddStatus(s, "Deleting VM " + std::to_string(vmid) + " failed");
+    if (!upid.ok()) return pve::Client::IsNotFound(upid.status()) ? Status::Ok() : upid.status();
+    return WaitUntil(c, pve::JsonString(*upid), deadline, "destroy");
   }
 
   void ImportState(const framework::Context& ctx, const std::string& id,
@@ -1078,7 +1146,9 @@ class K8sNodeResource : public framework::Resource {
       if (s.code() == StatusCode::kAlreadyExists && !fixed) continue;  // lost the id race
       if (s.code() == StatusCode::kAborted) {                          // a lock timeout
         log::Info("clone hit a lock timeout; retrying", {{"attempt", attempt + 1}});
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 * (1 + attempt % 5)));
+        if (!c.Backoff(std::chrono::milliseconds(200 * (1 + attempt % 5)))) {
+          return CancelledError("cancelled while retrying the clone");
+        }
         continue;
       }
       return s;
@@ -1091,22 +1161,106 @@ class K8sNodeResource : public framework::Resource {
   Status AdoptLostClone(pve::Client& c, const std::string& node, int64_t id,
                         const OwnerMarker& marker, std::chrono::steady_clock::time_point deadline,
                         const Status& lost) {
-    for (;;) {
-      auto conf = c.GetConfig(node, id);
-      if (!conf.ok()) return pve::Client::IsNotFound(conf.status()) ? lost : conf.status();
+    auto conf = WaitUnlocked(c, node, id, deadline);
+    if (!conf.ok()) return pve::Client::IsNotFound(conf.status()) ? lost : conf.status();
+    std::string user;
+    auto found = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
+    if (found && found->owner == marker.owner) {
+      log::Info("adopted a clone whose answer was lost", {{"vmid", id}});
+      return Status::Ok();
+    }
+    return AlreadyExistsError("VM " + std::to_string(id) + " exists but is not ours");
+  }
+
+  // The config of VM `id` once no lock (clone, create, ...) is held on it.
+  StatusOr<json> WaitUnlocked(pve::Client& c, const std::string& node, int64_t id,
+                              std::chrono::steady_clock::time_point deadline) {
+    for (auto delay = std::chrono::milliseconds(100);;
+         delay = std::min(delay * 2, std::chrono::milliseconds(1000))) {
+      PVEK8S_ASSIGN_OR_RETURN(json conf, c.GetConfig(node, id));
+      if (!conf.contains("lock")) return conf;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return DeadlineExceededError("VM " + std::to_string(id) + " stays locked (" +
+                                     pve::JsonString(conf["lock"]) + ")");
+      }
+      if (!c.Backoff(delay)) return CancelledError("waiting for VM " + std::to_string(id));
+    }
+  }
+
+  // Among the VMs named like the plan's, the one an interrupted apply of this
+  // configuration left behind: our marker still pending, the same origin, and
+  // compatible with what the plan fixes (node, vmid). Claimed for this Create.
+  // Clones still being made (not by this process) and interrupted VMs that no
+  // longer fit the plan go to `leftovers`: one may be this VM's, from an apply
+  // killed during the clone.
+  std::optional<NamedVm> FindInterrupted(pve::Client& c, const std::vector<NamedVm>& named,
+                                         const Value& plan, OwnerMarker& marker,
+                                         std::vector<NamedVm>& leftovers) {
+    auto fixed_id = plan.GetInt("vmid");
+    auto fixed_node = plan.GetString("target_node");
+    std::optional<NamedVm> adopted;
+    for (const auto& vm : named) {
+      if (Ledger().Held(vm.vmid)) continue;  // another Create of this process has it
+      if (vm.cloning) {
+        leftovers.push_back(vm);
+        continue;
+      }
+      auto conf = c.GetConfig(vm.node, vm.vmid);
+      if (!conf.ok()) continue;
       std::string user;
       auto found = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
-      if (!conf->contains("lock")) {
-        if (found && found->owner == marker.owner) {
-          log::Info("adopted a clone whose answer was lost", {{"vmid", id}});
-          return Status::Ok();
-        }
-        return AlreadyExistsError("VM " + std::to_string(id) + " exists but is not ours");
+      if (!found || !found->pending || found->origin != marker.origin) continue;
+      bool fits = !adopted && (!fixed_id || *fixed_id == vm.vmid) &&
+                  (!fixed_node || *fixed_node == vm.node) &&
+                  found->template_name == marker.template_name &&
+                  found->full_clone == marker.full_clone;
+      if (fits && Ledger().Claim(vm.vmid)) {
+        marker.owner = found->owner;
+        adopted = vm;
+      } else {
+        leftovers.push_back(vm);  // from an older configuration: not reusable
       }
-      if (std::chrono::steady_clock::now() > deadline) {
-        return DeadlineExceededError("VM " + std::to_string(id) + " stays locked");
+    }
+    return adopted;
+  }
+
+  // Leftovers that turn out to be this VM's, left by an interrupted apply
+  // (pending, same origin, same name): this Create has the VM now, so they
+  // are deleted.
+  void CleanUpLeftovers(pve::Client& c, const std::vector<NamedVm>& leftovers,
+                        const std::string& name, const std::string& origin,
+                        std::chrono::steady_clock::time_point deadline) {
+    for (const auto& vm : leftovers) {
+      auto conf = WaitUnlocked(c, vm.node, vm.vmid, deadline);
+      if (!conf.ok()) continue;
+      std::string user;
+      auto found = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
+      if (!found || !found->pending || found->origin != origin ||
+          pve::JsonString(conf->value("name", json())) != name || !Ledger().Claim(vm.vmid)) {
+        continue;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      log::Info("deleting a clone an interrupted apply left behind",
+                {{"vmid", vm.vmid}, {"node", vm.node}});
+      Status s = DestroyVm(c, vm.node, vm.vmid, deadline);
+      if (!s.ok()) {
+        log::Warn("could not delete a left-over clone",
+                  {{"vmid", vm.vmid}, {"error", s.message()}});
+      }
+      Ledger().Release(vm.vmid);
+    }
+  }
+
+  // Create is done with the VM (it is in the state returned to Terraform):
+  // drop the pending flag. Best effort; a flag left behind only matters if
+  // that state is lost too.
+  void ClearPending(pve::Client& c, const std::string& node, int64_t vmid, const Value& plan,
+                    OwnerMarker marker) {
+    marker.pending = false;
+    auto r = c.Call("PUT", "/nodes/" + node + "/qemu/" + std::to_string(vmid) + "/config",
+                    {{"description", Description(plan, marker)}});
+    if (!r.ok()) {
+      log::Warn("could not clear the pending mark",
+                {{"vmid", vmid}, {"error", r.status().message()}});
     }
   }
 
@@ -1134,7 +1288,9 @@ class K8sNodeResource : public framework::Resource {
         if (st.ok() && pve::JsonString(st->value("status", json())) == want) return Status::Ok();
       }
       if (s.code() != StatusCode::kUnavailable && s.code() != StatusCode::kAborted) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
+      if (!c.Backoff(std::chrono::milliseconds(200 * (attempt + 1)))) {
+        return CancelledError(action + " of VM " + std::to_string(vmid) + ": cancelled");
+      }
     }
     return s;
   }
@@ -1337,15 +1493,22 @@ class K8sNodeResource : public framework::Resource {
       auto until =
           std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(wait_s));
       auto delay = std::chrono::milliseconds(200);
+      bool cancelled = false;
       while (!(got = AgentIpv4(c, node, vmid, want))) {
-        if (std::chrono::steady_clock::now() >= until ||
-            (c.options().cancelled && c.options().cancelled())) {
+        if (std::chrono::steady_clock::now() >= until) break;
+        if (!c.Backoff(std::min(delay, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           until - std::chrono::steady_clock::now())))) {
+          cancelled = true;
           break;
         }
-        std::this_thread::sleep_for(delay);
         delay = std::min(delay * 2, std::chrono::milliseconds(2000));
       }
-      if (!got) {
+      if (!got && cancelled) {
+        resp.diagnostics.AddError("Interrupted while waiting for the IP address",
+                                  "Terraform was interrupted while VM " + std::to_string(vmid) +
+                                      " on " + node +
+                                      " was starting. The VM is kept (tainted) in the state.");
+      } else if (!got) {
         resp.diagnostics.AddError(
             "No IP address from the guest agent",
             "VM " + std::to_string(vmid) + " on " + node + " did not report " +
@@ -1524,8 +1687,20 @@ class K8sNodeResource : public framework::Resource {
 }  // namespace
 
 std::string FormatMarker(const OwnerMarker& m) {
-  return std::string(kMarkerPrefix) + "owner=" + m.owner + ";template=" + m.template_name +
-         ";role=" + m.role + ";full=" + (m.full_clone ? "1" : "0");
+  std::string out = std::string(kMarkerPrefix) + "owner=" + m.owner +
+                    ";template=" + m.template_name + ";role=" + m.role +
+                    ";full=" + (m.full_clone ? "1" : "0");
+  if (m.pending) out += ";pending=1;origin=" + m.origin;
+  return out;
+}
+
+std::string CreateOrigin(const std::string& vm_name) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  std::error_code ec;
+  std::string cwd = std::filesystem::current_path(ec).string();
+  std::string key = std::string(host) + '\0' + cwd + '\0' + vm_name;
+  return HexEncode(Sha256(key)).substr(0, 16);
 }
 
 std::optional<OwnerMarker> ParseMarker(const std::string& description, std::string* user_text) {
@@ -1545,6 +1720,8 @@ std::optional<OwnerMarker> ParseMarker(const std::string& description, std::stri
     if (k == "template") m.template_name = v;
     if (k == "role") m.role = v;
     if (k == "full") m.full_clone = v == "1";
+    if (k == "pending") m.pending = v == "1";
+    if (k == "origin") m.origin = v;
   }
   std::string user = description.substr(0, pos);
   while (!user.empty() && user.back() == '\n') user.pop_back();
