@@ -170,6 +170,19 @@ TEST_CASE("authentication: tokens, tickets, CSRF and the 401 shapes") {
   CHECK(s.client.Call("GET", "/access/domains").status == 200);
 }
 
+TEST_CASE("an expired token is refused like a wrong one") {
+  Sim s({"--token", "tf@pve!old=old-secret,expire=1000000000,privsep=0", "--token",
+         "tf@pve!new=new-secret,expire=4102444800"});
+  Client old(s.proc);
+  old.UseToken("tf@pve!old=old-secret");
+  Response r = old.Call("GET", "/version");
+  CHECK(r.status == 401);
+  CHECK(r.reason == "Authentication failed!");
+  Client fresh(s.proc);
+  fresh.UseToken("tf@pve!new=new-secret");
+  CHECK(fresh.Call("GET", "/version").status == 200);
+}
+
 TEST_CASE("privilege-separated tokens get only their own ACL") {
   Sim s({"--token", "tf@pve!ro=ro-secret,privsep=1", "--acl", "/vms/9000:PVEAuditor:tf@pve!ro",
          "--acl", "/storage:PVEDatastoreUser:tf@pve!ro"});

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <regex>
@@ -149,10 +150,24 @@ Status AddUserSpec(AuthConfig* config, std::string_view spec) {
 Status AddTokenSpec(AuthConfig* config, std::string_view spec) {
   AuthConfig::Token t;
   std::string s(spec);
-  if (size_t comma = s.find(",privsep="); comma != std::string::npos) {
-    std::string v = s.substr(comma + 9);
-    if (v != "0" && v != "1") return InvalidArgumentError("privsep must be 0 or 1");
-    t.privsep = v == "1";
+  // Options follow the secret: ",privsep=0|1" and ",expire=UNIXTIME", in any order.
+  for (;;) {
+    size_t comma = s.rfind(',');
+    if (comma == std::string::npos) break;
+    std::string opt = s.substr(comma + 1);
+    if (opt.starts_with("privsep=")) {
+      std::string v = opt.substr(8);
+      if (v != "0" && v != "1") return InvalidArgumentError("privsep must be 0 or 1");
+      t.privsep = v == "1";
+    } else if (opt.starts_with("expire=")) {
+      std::string v = opt.substr(7);
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), t.expire);
+      if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || t.expire < 0) {
+        return InvalidArgumentError("expire must be a Unix time (0 = never)");
+      }
+    } else {
+      break;
+    }
     s.resize(comma);
   }
   size_t bang = s.find('!');
@@ -226,6 +241,7 @@ AuthOutcome Auth::Authenticate(const HttpRequest& request, std::string_view meth
       for (const auto& t : config_.tokens) {
         if (t.userid == full_id.substr(0, bang) && t.tokenid == full_id.substr(bang + 1) &&
             ConstantTimeEquals(t.secret, secret)) {
+          if (t.expire != 0 && t.expire < std::time(nullptr)) return AuthOutcome::kFailed;
           identity->userid = t.userid;
           identity->tokenid = t.tokenid;
           return AuthOutcome::kOk;  // Tokens never need a CSRF token.

@@ -24,6 +24,7 @@ struct AuthConfig {
     std::string tokenid;  // the part after '!'
     std::string secret;
     bool privsep = false;
+    int64_t expire = 0;  // Unix time after which the token is refused; 0 = never.
   };
   struct Acl {
     std::string path;     // "/", "/vms", "/vms/100", "/storage/local-lvm", "/pool/k8s", ...
@@ -38,8 +39,9 @@ struct AuthConfig {
 
 // "USER@REALM:PASSWORD".
 Status AddUserSpec(AuthConfig* config, std::string_view spec);
-// "USER@REALM!ID=SECRET" with an optional ",privsep=1" (default 0: the token
-// has exactly its user's rights).
+// "USER@REALM!ID=SECRET" with optional ",privsep=1" (default 0: the token
+// has exactly its user's rights) and ",expire=UNIXTIME" (default 0: never; an
+// expired token is refused like a wrong one, as PVE does).
 Status AddTokenSpec(AuthConfig* config, std::string_view spec);
 // "PATH:ROLES:SUBJECT[:0]" (a trailing ":0" turns propagation off), like
 // `pveum acl modify PATH --roles ROLES --users|--tokens SUBJECT`.

@@ -21,8 +21,8 @@ using pvek8s::pvesim::SimOptions;
 
 constexpr char kUsage[] =
     "usage: pvesim --data DIR [--listen 127.0.0.1:8006] [--nodes pve1,pve2,pve3]\n"
-    "              [--user USER@REALM:PASSWORD ...] [--token USER@REALM!ID=SECRET[,privsep=1] "
-    "...]\n"
+    "              [--user USER@REALM:PASSWORD ...] [--token USER@REALM!ID=SECRET[,privsep=1]"
+    "[,expire=UNIXTIME] ...]\n"
     "              [--acl PATH:ROLES:SUBJECT[:PROPAGATE] ...] [--profile fast|realistic]\n"
     "              [--timing NAME=SECONDS ...] [--fault SPEC ...] [--seed N]\n"
     "              [--storage ID:TYPE:CONTENT[:shared] ...] [--cert PEM --key PEM]\n"
