@@ -185,6 +185,28 @@ void Resource::ImportState(const Context& ctx, const std::string& id, ImportResp
                             "The " + TypeName() + " resource cannot be imported.");
 }
 
+namespace {
+
+// `text` with every occurrence of the string `secret` replaced: the quoted
+// form by "the value", a bare occurrence by "(sensitive value)".
+std::string MaskSecret(std::string text, const Value& secret) {
+  if (secret.type().kind() != Type::Kind::kString) return text;
+  const std::string& s = secret.AsString();
+  if (s.empty()) return text;
+  auto replace_all = [&text](const std::string& from, const std::string& to) {
+    for (size_t at = text.find(from); at != std::string::npos;
+         at = text.find(from, at + to.size())) {
+      text.replace(at, from.size(), to);
+    }
+  };
+  replace_all("\"" + s + "\"", "the value");
+  if (s.size() >= 4) replace_all(s, "(sensitive value)");
+  if (!text.empty() && text.starts_with("the value")) text[0] = 'T';
+  return text;
+}
+
+}  // namespace
+
 void ValidateBlock(const Block& block, const Value& config, const AttributePath& path,
                    Diagnostics& diags) {
   if (!config.HasValue()) return;
@@ -197,7 +219,23 @@ void ValidateBlock(const Block& block, const Value& config, const AttributePath&
       continue;
     }
     if (!v.HasValue() || !v.IsWhollyKnown()) continue;
-    for (const auto& validate : a.validators) validate(v, at, diags);
+    if (!a.sensitive) {
+      for (const auto& validate : a.validators) validate(v, at, diags);
+      continue;
+    }
+    // A validator may quote the value it refuses; a secret must not reach the
+    // diagnostic (a mistyped secret is still mostly the secret).
+    Diagnostics own;
+    for (const auto& validate : a.validators) validate(v, at, own);
+    for (const Diagnostic& d : own.items()) {
+      std::string summary = MaskSecret(d.summary, v);
+      std::string detail = MaskSecret(d.detail, v);
+      if (d.severity == Diagnostic::Severity::kError) {
+        diags.AddError(std::move(summary), std::move(detail), d.path);
+      } else {
+        diags.AddWarning(std::move(summary), std::move(detail), d.path);
+      }
+    }
   }
   for (const auto& nb : block.blocks) {
     const Value& v = config.Attr(nb.type_name);

@@ -47,6 +47,15 @@ class ThingResource : public Resource {
          .computed = true,
          .sensitive = true,
          .use_state_for_unknown = true},
+        {.name = "password",
+         .type = Type::String(),
+         .description = "A secret the user sets.",
+         .optional = true,
+         .sensitive = true,
+         .validators = {Matches("[0-9a-f]{8}", "8 hex digits"),
+                        [](const Value& v, const AttributePath& p, Diagnostics& d) {
+                          d.AddWarning("Echo", "got " + v.AsString() + " here", p);
+                        }}},
     };
     b.blocks = {{.type_name = "disk",
                  .nesting = NestedBlock::Nesting::kList,
@@ -231,6 +240,23 @@ TEST_CASE("validation names the attribute") {
   CHECK(f.server.ValidateResourceConfig("nope", f.Wire(cfg)).HasError());
 }
 
+TEST_CASE("validation never echoes a sensitive value") {
+  Fixture f;
+  Value cfg = f.Config("ok").WithAttr("password", Value::String("Hunter2-secret"));
+  Diagnostics d = f.server.ValidateResourceConfig("test_thing", f.Wire(cfg));
+  REQUIRE(d.items().size() == 2);
+  CHECK(d.items()[0].summary == "Invalid value for password");
+  CHECK(d.items()[0].detail == "The value is not valid: expected 8 hex digits.");
+  CHECK(d.items()[0].path->ToString() == "password");
+  CHECK(d.items()[1].severity == Diagnostic::Severity::kWarning);
+  CHECK(d.items()[1].detail == "got (sensitive value) here");
+  CHECK(f.server
+            .ValidateResourceConfig("test_thing",
+                                    f.Wire(cfg.WithAttr("password", Value::String("0a1b2c3d"))))
+            .items()
+            .size() == 1);  // only the warning
+}
+
 TEST_CASE("refresh removes vanished objects; upgrade accepts pretty or compact JSON") {
   Fixture f;
   Value gone = f.Config("x").WithAttr("id", Value::String("gone"));
@@ -294,6 +320,9 @@ TEST_CASE("validator parsers") {
   CHECK_FALSE(ParseHostPort("300.1.1.1:6443", &host, &port).ok());
   CHECK_FALSE(ParseHostPort("host:0", &host, &port).ok());
   CHECK_FALSE(ParseHostPort("bad_host:80", &host, &port).ok());
+  CHECK(ParseHostPort("https://10.0.0.1:6443", &host, &port).message() ==
+        "\"https://10.0.0.1:6443\" is not host:port (a URL: leave out https://), e.g. "
+        "192.168.100.171:6443");
 }
 
 }  // namespace

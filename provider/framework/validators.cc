@@ -185,6 +185,9 @@ Status ParseHostPort(std::string_view text, std::string* host, int* port) {
     return InvalidArgumentError(Quote(std::string(text)) + " is not host:port (" + why +
                                 "), e.g. 192.168.100.171:6443");
   };
+  if (size_t scheme = text.find("://"); scheme != std::string_view::npos) {
+    return bad("a URL: leave out " + std::string(text.substr(0, scheme + 3)));
+  }
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   std::string_view h = text.substr(0, colon);
