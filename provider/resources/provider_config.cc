@@ -57,12 +57,26 @@ framework::Validator FingerprintValidator() {
   };
 }
 
+// A file name where PEM text belongs is the usual slip (Proxmox documents the
+// CA as /etc/pve/pve-root-ca.pem).
+bool LooksLikeFileName(const std::string& s) {
+  return !s.empty() && (s.front() == '/' || s.starts_with("~/") || s.starts_with("./")) &&
+         s.find('\n') == std::string::npos && s.find("-----BEGIN") == std::string::npos;
+}
+
 framework::Validator CaPemValidator() {
   return [](const Value& v, const AttributePath& path, Diagnostics& diags) {
-    if (!IsPemCertificate(v.AsString())) {
+    if (IsPemCertificate(v.AsString())) return;
+    if (LooksLikeFileName(v.AsString())) {
       diags.AddError("Invalid CA certificate",
-                     "ca_pem must hold a PEM certificate (-----BEGIN CERTIFICATE----- ...).", path);
+                     "ca_pem holds the PEM text of the certificate, not a file name: write "
+                     "ca_pem = file(\"" +
+                         v.AsString() + "\").",
+                     path);
+      return;
     }
+    diags.AddError("Invalid CA certificate",
+                   "ca_pem must hold a PEM certificate (-----BEGIN CERTIFICATE----- ...).", path);
   };
 }
 
@@ -261,6 +275,12 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
   }
   s.ca_pem = pick(tls, "ca_pem", "PROXMOX_VE_CA_PEM").value_or("");
   if (!s.ca_pem.empty() && !IsPemCertificate(s.ca_pem)) {
+    if (LooksLikeFileName(s.ca_pem)) {
+      return InvalidArgumentError(
+          "the CA certificate (tls.ca_pem or PROXMOX_VE_CA_PEM) must be the PEM text, not a "
+          "file name; e.g. PROXMOX_VE_CA_PEM=\"$(cat " +
+          s.ca_pem + ")\"");
+    }
     return InvalidArgumentError("the CA certificate (tls.ca_pem or PROXMOX_VE_CA_PEM) is not PEM");
   }
   if (auto fp = pick(tls, "fingerprint_sha256", "PROXMOX_VE_TLS_FINGERPRINT")) {

@@ -115,6 +115,15 @@ TEST_CASE("validate names the attribute for each bad provider setting") {
   check(Config({{"tls", Tls({{"fingerprint_sha256", Value::String("zz")}})}}),
         "tls.fingerprint_sha256");
   check(Config({{"tls", Tls({{"ca_pem", Value::String("not pem")}})}}), "tls.ca_pem");
+  auto path = server.ValidateProviderConfig(framework::WireValue{
+      *tftypes::EncodeMsgpack(
+          Config({{"tls", Tls({{"ca_pem", Value::String("/etc/pve/pve-root-ca.pem")}})}}),
+          ConfigType()),
+      ""});
+  REQUIRE(path.HasError());
+  CHECK(path.items()[0].detail ==
+        "ca_pem holds the PEM text of the certificate, not a file name: write ca_pem = "
+        "file(\"/etc/pve/pve-root-ca.pem\").");
   check(Config({{"tls", Tls({{"insecure", Value::Bool(true)},
                              {"fingerprint_sha256", Value::String(std::string(64, 'a'))}})}}),
         "tls.insecure");

@@ -20,6 +20,30 @@ std::optional<std::string> Field(const Value& obj, const std::string& name) {
   return std::nullopt;
 }
 
+// What a value passed where a resource object belongs is, for messages.
+std::string Describe(const Value& v) {
+  if (v.IsNull()) return "null";
+  if (!v.IsKnown()) return "an unknown value";
+  switch (v.type().kind()) {
+    case Type::Kind::kString:
+      return "the string \"" + v.AsString() + "\"";
+    case Type::Kind::kNumber:
+      return "the number " + v.NumberText();
+    case Type::Kind::kBool:
+      return v.AsBool() ? "true" : "false";
+    case Type::Kind::kList:
+    case Type::Kind::kSet:
+    case Type::Kind::kTuple:
+      return "a list";
+    case Type::Kind::kMap:
+    case Type::Kind::kObject:
+      return "an object without the resource's attributes";
+    case Type::Kind::kDynamic:
+      break;
+  }
+  return "a value of another type";
+}
+
 json ToJson(const Value& v) {
   if (!v.HasValue()) return nullptr;
   switch (v.type().kind()) {
@@ -140,9 +164,12 @@ class K8sInventoryDataSource : public framework::DataSource {
     const Value& nodes = req.config.Attr("nodes");
     if (!cluster.HasValue() || cluster.type().kind() != Type::Kind::kObject ||
         !Field(cluster, "ca_cert_hash")) {
-      resp.diagnostics.AddError("Invalid cluster",
-                                "cluster must be a proxmox_k8s_cluster resource.",
-                                AttributePath("cluster"));
+      resp.diagnostics.AddError(
+          "Invalid cluster",
+          "cluster must be the proxmox_k8s_cluster resource itself (e.g. cluster = "
+          "proxmox_k8s_cluster.lab), not its name or one of its attributes; got " +
+              Describe(cluster) + ".",
+          AttributePath("cluster"));
       return;
     }
     std::vector<Value> node_list;
@@ -159,12 +186,16 @@ class K8sInventoryDataSource : public framework::DataSource {
     auto user = req.config.GetString("ansible_user");
     for (size_t i = 0; i < node_list.size(); ++i) {
       const Value& n = node_list[i];
-      auto name = Field(n, "name");
-      auto addr = Field(n, "ssh_host");
+      auto name = n.type().kind() == Type::Kind::kObject ? Field(n, "name") : std::nullopt;
+      auto addr = name ? Field(n, "ssh_host") : std::nullopt;
       if (!name || !addr) {
-        resp.diagnostics.AddError("Invalid node",
-                                  "Each node must be a proxmox_k8s_node with a known address.",
-                                  AttributePath("nodes").Index(static_cast<int64_t>(i)));
+        std::string which = "nodes[" + std::to_string(i) + "]";
+        resp.diagnostics.AddError(
+            "Invalid node",
+            which + (name ? " (" + *name + ") has no ssh_host" : " is " + Describe(n)) +
+                ": pass proxmox_k8s_node resources (e.g. nodes = proxmox_k8s_node.k8s), "
+                "whose address is known once they exist.",
+            AttributePath("nodes").Index(static_cast<int64_t>(i)));
         return;
       }
       std::string role = Field(n, "role").value_or("worker");
