@@ -147,6 +147,12 @@ StatusOr<std::string> PemCertificateToDer(std::string_view pem) {
   constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
   size_t begin = pem.find(kBegin);
   if (begin == std::string_view::npos) {
+    // A file name is the usual mistake: say that the text itself belongs here.
+    if (!pem.empty() && pem.front() == '/' && pem.find('\n') == std::string_view::npos) {
+      return InvalidArgumentError("no PEM CERTIFICATE block found: '" + std::string(pem) +
+                                  "' looks like a file name, but the PEM text itself is "
+                                  "needed (e.g. \"{{ lookup('file', 'ca.crt') }}\")");
+    }
     return InvalidArgumentError("no PEM CERTIFICATE block found");
   }
   begin += kBegin.size();

@@ -69,7 +69,10 @@ TEST_CASE("the CA pin equals openssl's for RSA and ECDSA CAs") {
 }
 
 TEST_CASE("malformed certificates are errors, not crashes") {
-  CHECK_FALSE(CaCertHash("no pem here").ok());
+  CHECK(CaCertHash("no pem here").status().message() == "no PEM CERTIFICATE block found");
+  CHECK(
+      CaCertHash("/etc/kubernetes/pki/ca.crt").status().message().find("looks like a file name") !=
+      std::string::npos);
   CHECK_FALSE(CaCertHash("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").ok());
   CHECK_FALSE(CaCertHash("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").ok());
   CHECK_FALSE(SubjectPublicKeyInfo(std::string("\x30\x84\xff\xff\xff\xff", 6)).ok());

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/file_util.h"
@@ -184,6 +185,47 @@ std::optional<std::string> KubeconfigServer(std::string_view kubeconfig) {
   return value;
 }
 
+StatusOr<json> ParseTaints(const json& taints) {
+  static const std::set<std::string> kEffects = {"NoSchedule", "PreferNoSchedule", "NoExecute"};
+  json out = json::array();
+  if (!taints.is_array()) return out;
+  for (size_t i = 0; i < taints.size(); ++i) {
+    const json& t = taints[i];
+    auto bad = [&] {
+      return InvalidArgumentError(
+          "taints[" + std::to_string(i) +
+          "]: " + (t.is_string() ? "'" + t.get<std::string>() + "'" : t.dump()) +
+          " is not a taint: write key=value:Effect (or key:Effect), or a mapping {key, value, "
+          "effect}, with Effect NoSchedule, PreferNoSchedule or NoExecute");
+    };
+    json taint = json::object();
+    if (t.is_string()) {
+      std::string text = t.get<std::string>();
+      size_t colon = text.rfind(':');
+      if (colon == std::string::npos) return bad();
+      std::string kv = text.substr(0, colon);
+      size_t eq = kv.find('=');
+      taint["key"] = kv.substr(0, eq);
+      if (eq != std::string::npos) taint["value"] = kv.substr(eq + 1);
+      taint["effect"] = text.substr(colon + 1);
+    } else if (t.is_object()) {
+      for (const auto& item : t.items()) {
+        if (item.key() != "key" && item.key() != "value" && item.key() != "effect") return bad();
+        if (!item.value().is_string()) return bad();
+      }
+      taint = t;
+    } else {
+      return bad();
+    }
+    if (!taint.contains("key") || taint["key"].get<std::string>().empty() ||
+        !taint.contains("effect") || !kEffects.count(taint["effect"].get<std::string>())) {
+      return bad();
+    }
+    out.push_back(std::move(taint));
+  }
+  return out;
+}
+
 bool SupportsV1Beta4(std::string_view version) {
   int major = 0, minor = 0;
   std::string v(version);
@@ -221,7 +263,10 @@ json JoinConfiguration(const json& p, const std::vector<std::string>& hashes, bo
       reg["kubeletExtraArgs"] = {{"node-labels", labels}};
     }
   }
-  if (p["taints"].is_array()) reg["taints"] = p["taints"];
+  if (p["taints"].is_array()) {
+    StatusOr<json> taints = ParseTaints(p["taints"]);
+    reg["taints"] = taints.ok() ? *taints : p["taints"];
+  }
   if (p["ignore_preflight_errors"].is_array() && !p["ignore_preflight_errors"].empty()) {
     reg["ignorePreflightErrors"] = p["ignore_preflight_errors"];
   }
@@ -245,7 +290,8 @@ ansible::ArgSpec JoinSpec() {
       Param("node_name"),
       Param("cri_socket").Default("unix:///var/run/crio/crio.sock"),
       Param("labels", ParamType::kDict),
-      Param("taints", ParamType::kList).Elements(ParamType::kDict),
+      // Strings (kubectl's form) or mappings: ParseTaints reads both.
+      Param("taints", ParamType::kList).Elements(ParamType::kRaw),
       Param("ignore_preflight_errors", ParamType::kList).Elements(ParamType::kStr),
       Param("kubeadm_path").Default("kubeadm"),
       Param("discovery_timeout", ParamType::kInt).Default(300),
@@ -308,6 +354,7 @@ StatusOr<Validated> Validate(const json& p, std::time_t now) {
       return InvalidArgumentError("control_plane needs certificate_key: 64 hex digits (32 bytes)");
     }
   }
+  if (StatusOr<json> taints = ParseTaints(p["taints"]); !taints.ok()) return taints.status();
   if (p["discovery_timeout"].get<long long>() <= 0 || p["timeout"].get<long long>() <= 0) {
     return InvalidArgumentError("discovery_timeout and timeout must be positive seconds");
   }

@@ -68,6 +68,12 @@ std::optional<std::time_t> ParseRfc3339(std::string_view text);
 // The `server:` of a kubeconfig, without scheme ("10.0.0.1:6443"); nullopt if none.
 std::optional<std::string> KubeconfigServer(std::string_view kubeconfig);
 
+// The `taints` option as kubeadm's nodeRegistration.taints: each element is
+// kubectl's "key[=value]:Effect" (the form proxmox_k8s_node and the inventory's
+// k8s_node_taints use) or a mapping {key, value, effect}; Effect is NoSchedule,
+// PreferNoSchedule or NoExecute. kInvalidArgument names the first bad element.
+StatusOr<nlohmann::json> ParseTaints(const nlohmann::json& taints);
+
 // Whether kubeadm `version` (e.g. "v1.31.2") reads kubeadm.k8s.io/v1beta4.
 bool SupportsV1Beta4(std::string_view version);
 

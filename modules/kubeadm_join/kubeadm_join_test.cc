@@ -90,6 +90,24 @@ TEST_CASE("input formats") {
   CHECK_FALSE(SupportsV1Beta4("v1.30.4"));
 }
 
+TEST_CASE("taints in kubectl's form or as mappings") {
+  auto t = ParseTaints(json{"dedicated=gpu:NoSchedule",
+                            "node-role.kubernetes.io/control-plane:NoSchedule",
+                            {{"key", "a"}, {"value", "b"}, {"effect", "NoExecute"}}});
+  REQUIRE(t.ok());
+  CHECK(*t == json{{{"key", "dedicated"}, {"value", "gpu"}, {"effect", "NoSchedule"}},
+                   {{"key", "node-role.kubernetes.io/control-plane"}, {"effect", "NoSchedule"}},
+                   {{"key", "a"}, {"value", "b"}, {"effect", "NoExecute"}}});
+  auto no_effect = ParseTaints(json{"dedicated=gpu"});
+  REQUIRE_FALSE(no_effect.ok());
+  CHECK(no_effect.status().message().find("taints[0]: 'dedicated=gpu' is not a taint") == 0);
+  CHECK_FALSE(ParseTaints(json{"a=b:NoScheduled"}).ok());
+  CHECK_FALSE(ParseTaints(json{":NoSchedule"}).ok());
+  CHECK_FALSE(ParseTaints(json{{{"dedicated", "gpu:NoSchedule"}}}).ok());
+  CHECK_FALSE(ParseTaints(json{{{"key", "a"}, {"effect", 1}}}).ok());
+  CHECK(ParseTaints(nullptr)->empty());
+}
+
 TEST_CASE("failure classification from kubeadm's texts") {
   CHECK(ClassifyFailure("could not find a JWS signature in the cluster-info ConfigMap").cls ==
         FailureClass::kTokenInvalid);
