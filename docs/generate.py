@@ -266,6 +266,11 @@ def render_provider(schema, version):
             for n in names:
                 out.append(f"- [`{n}`]({folder}/{doc_name(n)}.md)")
             out.append("")
+    out.append("## Guides\n")
+    out.append("- [Bad inputs and their diagnostics](bad-inputs.md): every invalid "
+               "configuration and module argument the test suite checks, the stage that "
+               "catches it and the exact message.")
+    out.append("")
     return out
 
 
