@@ -16,6 +16,9 @@ namespace pvek8s::pve {
 namespace {
 
 constexpr char kApiPrefix[] = "/api2/json";
+// More idle connections than Terraform's default parallelism (10) would
+// only hold sockets open on the Proxmox side.
+constexpr size_t kMaxIdleHandles = 16;
 
 size_t AppendBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
@@ -112,7 +115,11 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   static std::atomic<uint64_t> next_id{1};
   id_ = next_id.fetch_add(1);
 }
-Client::~Client() = default;
+Client::~Client() {
+  if (idle_handles_.empty()) return;
+  auto api = Curl();
+  for (void* h : idle_handles_) (*api)->easy_cleanup(static_cast<CURL*>(h));
+}
 
 bool Client::IsNotFound(const Status& status) { return status.code() == StatusCode::kNotFound; }
 
@@ -135,18 +142,27 @@ bool Client::Backoff(std::chrono::milliseconds d) {
 
 StatusOr<Client::Response> Client::Send(const std::string& method, const std::string& path,
                                         const Params& params) {
-  // One handle per thread keeps connections alive between calls of the same
-  // client. Another client gets a fresh handle: a reused connection would skip
-  // that client's own certificate checks.
   PVEK8S_ASSIGN_OR_RETURN(const CurlApi* api, Curl());
-  thread_local std::unique_ptr<CURL, void (*)(CURL*)> handle(nullptr, api->easy_cleanup);
-  thread_local uint64_t handle_owner = 0;
-  if (!handle || handle_owner != id_) {
-    handle.reset(api->easy_init());
-    handle_owner = id_;
+  CURL* curl = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!idle_handles_.empty()) {
+      curl = static_cast<CURL*>(idle_handles_.back());
+      idle_handles_.pop_back();
+    }
   }
-  CURL* curl = handle.get();
+  if (!curl) curl = api->easy_init();
   if (!curl) return InternalError("curl_easy_init failed");
+  // Back to the pool whatever happens; easy_reset keeps the connection.
+  auto give_back = [this, api](CURL* h) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (idle_handles_.size() < kMaxIdleHandles) {
+      idle_handles_.push_back(h);
+    } else {
+      api->easy_cleanup(h);
+    }
+  };
+  std::unique_ptr<CURL, decltype(give_back)> returned(curl, give_back);
   api->easy_reset(curl);
 
   std::string url = options_.endpoint + kApiPrefix + path;

@@ -123,6 +123,12 @@ class Client {
 
   ClientOptions options_;
   uint64_t id_ = 0;
+  // Idle curl handles (CURL*, kept opaque: libcurl is loaded on first use).
+  // Each keeps its connection alive, so a call made from any gRPC thread
+  // reuses one instead of paying a TLS handshake. Per client: a connection
+  // made under one client's certificate checks never serves another client.
+  std::mutex pool_mu_;
+  std::vector<void*> idle_handles_;
   std::mutex ticket_mu_;
   std::string ticket_;
   std::string csrf_token_;
