@@ -141,7 +141,7 @@ bool Client::Backoff(std::chrono::milliseconds d) {
 }
 
 StatusOr<Client::Response> Client::Send(const std::string& method, const std::string& path,
-                                        const Params& params) {
+                                        const Params& params, std::chrono::milliseconds timeout) {
   PVEK8S_ASSIGN_OR_RETURN(const CurlApi* api, Curl());
   CURL* curl = nullptr;
   {
@@ -178,7 +178,11 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
   api->easy_setopt(curl, CURLOPT_WRITEDATA, &resp.body);
   api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
   api->easy_setopt(curl, CURLOPT_HEADERDATA, &reason);
-  api->easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_seconds));
+  if (timeout.count() > 0) {
+    api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  } else {
+    api->easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_seconds));
+  }
   api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
   api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -238,6 +242,13 @@ StatusOr<Client::Response> Client::Send(const std::string& method, const std::st
     }
     std::string msg = what + ": " + api->easy_strerror(rc);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      if (!options_.ca_pem.empty()) {
+        return UnavailableError(msg +
+                                " — the server's certificate is not signed by the CA in "
+                                "tls.ca_pem; give the CA of this Proxmox VE cluster "
+                                "(/etc/pve/pve-root-ca.pem) or pin the server with "
+                                "tls.fingerprint_sha256");
+      }
       return UnavailableError(msg +
                               " — the server's certificate is not trusted; set tls.ca_pem "
                               "or tls.fingerprint_sha256 (tls.insecure only as a last "
@@ -262,7 +273,7 @@ Status Client::EnsureTicket() {
     }
   }
   auto resp = Send("POST", "/access/ticket",
-                   {{"username", options_.username}, {"password", options_.password}});
+                   {{"username", options_.username}, {"password", options_.password}}, {});
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
     return UnauthenticatedError("login as " + options_.username + " failed: HTTP " +
@@ -280,7 +291,7 @@ Status Client::EnsureTicket() {
 }
 
 StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::string& path,
-                                      const Params& params) {
+                                      const Params& params, std::chrono::milliseconds timeout) {
   std::string what = method + " " + path;
   static thread_local std::mt19937 rng(std::random_device{}());
   Status last;
@@ -295,7 +306,7 @@ StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::stri
       }
     }
     PVEK8S_RETURN_IF_ERROR(EnsureTicket());
-    auto resp = Send(method, path, params);
+    auto resp = Send(method, path, params, timeout);
     if (!resp.ok()) {
       last = resp.status();
       // A request lost in transit may have been carried out: repeat only
@@ -323,7 +334,9 @@ StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::stri
     switch (resp->status) {
       case 401:
         if (!options_.token_id.empty()) {
-          return UnauthenticatedError(text + " (check api_token_id and api_token_secret)");
+          return UnauthenticatedError(text +
+                                      " (check api_token_id and api_token_secret; an expired "
+                                      "or deleted token is refused the same way)");
         }
         {
           // A ticket may have expired under us: log in again once.
