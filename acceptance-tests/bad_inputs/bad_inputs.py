@@ -11,13 +11,15 @@ A Terraform case is run with the real terraform CLI: `validate -json`,
 `plan -json` or `apply -json`, whichever stage the case says catches it. The
 stages before it must pass (so the table says truthfully where each input is
 caught), the diagnostics must equal the expected ones exactly (severity,
-summary, detail, and the attribute Terraform points at), and after a failed
-apply neither the state nor pvesim may hold anything of the failed resource.
+summary, detail, and the attribute Terraform points at), no diagnostic may
+repeat a secret of the configuration, and after a failed apply neither the
+state nor pvesim may hold anything of the failed resource.
 
 A module case runs the module binary the way Ansible runs a binary module
 (`<binary> <args file>`), in check mode and again in normal mode, under an
 empty test root: `failed` must be true, `changed` false, `msg` exactly the
-expected text, and the test root must still be empty. Cases marked
+expected text, the test root must still be empty, and no secret option's value
+may appear in the output. Cases marked
 `via = "ansible-playbook"` also go through the real ansible-playbook in check
 mode with a local connection.
 
@@ -199,7 +201,8 @@ def render_doc(cases):
         "`acceptance`) runs every entry against the built provider, pvesim and the module "
         "binaries and fails when a diagnostic differs by one character, when an input is "
         "caught at another stage than the one listed, or when a failed apply or module run "
-        "leaves anything behind (a VM in Proxmox, an entry in the state, a file on the host). This page is generated from the "
+        "leaves anything behind (a VM in Proxmox, an entry in the state, a file on the host), "
+        "or when a diagnostic or module output repeats a secret it was given. This page is generated from the "
         "same file the test reads, so the two cannot drift apart.",
         "",
         "Stages, earliest first:",
@@ -486,6 +489,14 @@ class Runner:
                         d, env)
                 if r.returncode != 0:
                     problems.append("destroying the setup failed:\n" + indent(r.stdout + r.stderr))
+        # No diagnostic repeats a secret of the configuration.
+        secrets = re.findall(r'(?:api_token_secret|password)\s*=\s*"([^"]+)"', config)
+        secrets += [v.split("=", 1)[1] for k, v in env.items()
+                    if k == "PROXMOX_VE_API_TOKEN" and "=" in v]
+        for x in diags or []:
+            for secret in secrets:
+                if secret in x.get("summary", "") + x.get("detail", ""):
+                    problems.append(f"a diagnostic repeats the secret {secret!r}: {x}")
         if diags is not None and "diagnostic" in case:
             want = [{k: self.subst(x.get(k, ""), sim) for k in
                      ("severity", "summary", "detail", "attribute")}
@@ -641,6 +652,13 @@ def path_of(frames):
 # --------------------------------------------------------------------------
 # Running module cases.
 
+# Secret options of each module: their values never appear in its output.
+NO_LOG = {
+    "kernel_tuning": [],
+    "kubeadm_init": ["ca_key_pem", "bootstrap_token", "certificate_key"],
+    "kubeadm_join": ["token", "certificate_key"],
+}
+
 ANSIBLE_INTERNAL = {
     "_ansible_diff": False,
     "_ansible_no_log": False,
@@ -716,6 +734,10 @@ def run_module(runner, case):
         left = tree(test_root)
         if left:
             problems.append(f"{mode}: the module left {left} in its test root")
+        for name in NO_LOG[case["module"]]:
+            value = args.get(name)
+            if isinstance(value, str) and len(value) >= 6 and value in r.stdout:
+                problems.append(f"{mode}: the output repeats {name}")
     if case.get("via") == "ansible-playbook":
         problems.extend(run_playbook(runner, case))
     return problems, (results[0].get("msg") if results else None)
