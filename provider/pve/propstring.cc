@@ -1,7 +1,8 @@
 #include "provider/pve/propstring.h"
 
 #include <charconv>
-#include <cmath>
+#include <cstdlib>
+#include <limits>
 
 namespace pvek8s::pve {
 namespace {
@@ -45,6 +46,12 @@ StatusOr<PropertyString> PropertyString::Parse(std::string_view text) {
                                     std::string(text) + "\"");
       }
       ps.items_.emplace_back("", std::string(item));
+    } else if (eq == 0) {
+      // "=v": Proxmox refuses it too ("missing key"). Accepting it would store
+      // an item that prints as a bare value, which parses back differently
+      // (or not at all) when it is not the first item.
+      return InvalidArgumentError("item \"" + std::string(item) + "\" without a key in \"" +
+                                  std::string(text) + "\"");
     } else {
       ps.items_.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
     }
@@ -112,11 +119,38 @@ StatusOr<int64_t> ParseSize(std::string_view text) {
     default:
       break;
   }
+  // Proxmox's own grammar (PVE::JSONSchema::parse_size): digits, an optional
+  // fraction with at least one digit, an optional unit; the byte count is
+  // truncated to an integer.
   std::string_view num = mult == 1 ? text : text.substr(0, text.size() - 1);
-  if (num.empty() || num.find_first_not_of("0123456789.") != std::string_view::npos) return bad();
-  double v = std::strtod(std::string(num).c_str(), nullptr);
-  if (!(v > 0) || v * static_cast<double>(mult) > 9e18) return bad();
-  return static_cast<int64_t>(std::llround(v * static_cast<double>(mult)));
+  const size_t dot = num.find('.');
+  std::string_view whole = num.substr(0, dot);
+  std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : num.substr(dot + 1);
+  auto all_digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (!all_digits(whole) || (dot != std::string_view::npos && !all_digits(fraction))) {
+    return bad();
+  }
+  int64_t bytes = 0;
+  if (dot == std::string_view::npos) {
+    // Integers stay exact (a double would round byte counts above 2^53).
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), n);
+    if (ec != std::errc() || p != whole.data() + whole.size() ||
+        n > std::numeric_limits<int64_t>::max() / mult) {
+      return bad();
+    }
+    bytes = n * mult;
+  } else {
+    double v = std::strtod(std::string(num).c_str(), nullptr) * static_cast<double>(mult);
+    if (!(v < 9e18)) return bad();
+    bytes = static_cast<int64_t>(v);
+  }
+  // "0", "0.4": less than one byte is no size (and would print as "0").
+  if (bytes < 1) return bad();
+  return bytes;
 }
 
 std::string FormatSize(int64_t bytes) {
@@ -158,8 +192,14 @@ StatusOr<NetDevice> ParseNet(std::string_view text) {
 
 std::string FormatNet(const NetDevice& net) {
   PropertyString ps;
-  ps.Set(net.model, net.mac);
-  if (net.mac.empty()) ps = *PropertyString::Parse("model=" + net.model);
+  if (!net.mac.empty() && IsNicModel(net.model)) {
+    ps.Set(net.model, net.mac);
+  } else {
+    // Without a MAC, or for a model this file does not know (ParseNet would
+    // not read it back as the MAC's key), the explicit form.
+    ps.Set("model", net.model);
+    if (!net.mac.empty()) ps.Set("macaddr", net.mac);
+  }
   if (!net.bridge.empty()) ps.Set("bridge", net.bridge);
   if (net.firewall) ps.Set("firewall", "1");
   if (net.mtu) ps.Set("mtu", std::to_string(*net.mtu));
