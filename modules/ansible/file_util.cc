@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 
 namespace pvek8s::ansible {
 namespace {
@@ -88,7 +89,11 @@ StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& path) {
 }
 
 Status AtomicWriteFile(const std::string& path, std::string_view content, mode_t new_file_mode) {
-  auto [dir, name] = SplitPath(path);
+  // Named variables, not a structured binding: the lambda below captures them
+  // (clang before 16 refuses to capture bindings).
+  std::string dir;
+  std::string name;
+  std::tie(dir, name) = SplitPath(path);
   if (name.empty() || name == "." || name == "..") {
     return InvalidArgumentError("not a file path: " + path);
   }
