@@ -77,8 +77,10 @@ std::optional<long long> ParseInteger(std::string_view text) {
   if (t.empty()) return std::nullopt;
   size_t i = (t[0] == '-' || t[0] == '+') ? 1 : 0;
   if (i == t.size()) return std::nullopt;
+  // Python's int(): digits, each underscore between two digits ("1_000").
   for (size_t j = i; j < t.size(); ++j) {
-    if (!std::isdigit(static_cast<unsigned char>(t[j])) && t[j] != '_') return std::nullopt;
+    if (std::isdigit(static_cast<unsigned char>(t[j]))) continue;
+    if (t[j] != '_' || j == i || j + 1 == t.size() || t[j - 1] == '_') return std::nullopt;
   }
   std::string digits;
   for (char c : t) {
@@ -153,14 +155,18 @@ std::string JoinNames(const std::vector<std::string>& names, std::string_view se
   return out;
 }
 
+// Booleans are skipped, as AnsibleModule does: one bit is no secret, and
+// masking every "true" in the output would garble it.
 void CollectNoLogValues(const json& v, std::vector<std::string>& out) {
-  if (v.is_null()) return;
+  if (v.is_null() || v.is_boolean()) return;
   if (v.is_array() || v.is_object()) {
     for (const json& item : v) CollectNoLogValues(item, out);
     return;
   }
   std::string text = v.is_string() ? v.get<std::string>() : v.dump();
-  if (!text.empty()) out.push_back(text);
+  if (!text.empty() && std::find(out.begin(), out.end(), text) == out.end()) {
+    out.push_back(std::move(text));
+  }
 }
 
 }  // namespace
@@ -204,6 +210,19 @@ std::optional<bool> ParseBoolean(const json& value) {
   if (kTrue.count(s) != 0) return true;
   if (kFalse.count(s) != 0) return false;
   return std::nullopt;
+}
+
+std::vector<std::string> RawNoLogValues(const json& raw, const ArgSpec& spec) {
+  std::vector<std::string> out;
+  if (!raw.is_object()) return out;
+  for (const ParamSpec& p : spec.params) {
+    if (!p.no_log) continue;
+    if (auto it = raw.find(p.name); it != raw.end()) CollectNoLogValues(*it, out);
+    for (const std::string& a : p.aliases) {
+      if (auto it = raw.find(a); it != raw.end()) CollectNoLogValues(*it, out);
+    }
+  }
+  return out;
 }
 
 StatusOr<json> ConvertValue(const json& value, ParamType type, std::string_view name) {
@@ -277,6 +296,10 @@ StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
                                      std::string_view module_name) {
   ValidatedArgs out;
   if (!raw.is_object()) return InvalidArgumentError("module arguments must be a JSON object");
+  out.no_log_values = RawNoLogValues(raw, spec);
+  for (const ParamSpec& p : spec.params) {
+    if (p.no_log) out.no_log_params.push_back(p.name);
+  }
 
   std::map<std::string, const ParamSpec*> by_name;  // canonical and alias names
   std::vector<std::string> supported;
@@ -379,8 +402,11 @@ StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
       auto check = [&](const json& v) -> Status {
         std::string text = v.is_string() ? v.get<std::string>() : v.dump();
         if (std::find(p.choices.begin(), p.choices.end(), text) == p.choices.end()) {
-          return InvalidArgumentError("value of " + p.name + " must be one of: " +
-                                      JoinNames(p.choices, ", ") + ", got: " + text);
+          // A no_log value is not quoted: it may be a secret typed into the
+          // wrong option.
+          return InvalidArgumentError("value of " + p.name +
+                                      " must be one of: " + JoinNames(p.choices, ", ") +
+                                      (p.no_log ? std::string() : ", got: " + text));
         }
         return Status::Ok();
       };

@@ -96,8 +96,11 @@ struct ArgSpec {
 struct ValidatedArgs {
   // Every option of the spec under its canonical name: converted value, default, or null.
   nlohmann::json params = nlohmann::json::object();
-  // The string forms of the values of no_log options, to be masked in output.
+  // The string forms of the values of no_log options, as given (RawNoLogValues)
+  // and as converted, without duplicates: to be masked in output.
   std::vector<std::string> no_log_values;
+  // The canonical names of the no_log options.
+  std::vector<std::string> no_log_params;
   // Non-fatal remarks such as "both an option and its alias were given".
   std::vector<std::string> warnings;
 };
@@ -109,6 +112,13 @@ struct ValidatedArgs {
 // Precondition: `raw` is an object.
 StatusOr<ValidatedArgs> ValidateArgs(const nlohmann::json& raw, const ArgSpec& spec,
                                      std::string_view module_name);
+
+// The string forms of the values `raw` gives for no_log options (under their
+// names or aliases), as given, before any conversion: what output must mask
+// even when validation fails (AnsibleModule collects them the same way).
+// Strings and numbers count, also inside lists and dict values; booleans and
+// nulls carry no secret. Empty when `raw` is not an object.
+std::vector<std::string> RawNoLogValues(const nlohmann::json& raw, const ArgSpec& spec);
 
 // Converts `value` to `type` the way AnsibleModule does. On failure returns
 // kInvalidArgument with a message that names `name`.

@@ -86,6 +86,13 @@ TEST_CASE("type conversions follow AnsibleModule") {
         "for int() with base 10: '12a'");
   CHECK_FALSE(ConvertValue(json(1.5), ParamType::kInt, "n").ok());
   CHECK_FALSE(ConvertValue(json::array(), ParamType::kInt, "n").ok());
+  // Underscores as Python's int() takes them: one at a time, between digits.
+  // ("_" alone used to convert to 0.)
+  CHECK(ConvertValue(json(" 1_000 "), ParamType::kInt, "n").value() == 1000);
+  CHECK(ConvertValue(json("-1_2_3"), ParamType::kInt, "n").value() == -123);
+  for (const char* bad : {"_", "-_", "_1", "1_", "1__0", "+_1"}) {
+    CHECK_MESSAGE(!ConvertValue(json(bad), ParamType::kInt, "n").ok(), bad);
+  }
 
   for (const char* t : {"yes", "YES", "on", "true", "1", "y", "t", "True"}) {
     CHECK(ConvertValue(json(t), ParamType::kBool, "b").value() == true);
@@ -121,7 +128,9 @@ TEST_CASE("list elements are converted and errors name the option") {
   auto r = ValidateArgs(json{{"name", "x"}, {"items", json{1, "b"}}}, Spec(), "m");
   REQUIRE(r.ok());
   CHECK(r->params["items"] == json{"1", "b"});
-  auto bad = ValidateArgs(json{{"name", "x"}, {"items", json{json::object()}}}, Spec(), "m");
+  // json::array, not json{...}: a one-element brace list is a copy under clang.
+  auto bad =
+      ValidateArgs(json{{"name", "x"}, {"items", json::array({json::object()})}}, Spec(), "m");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("option 'items'") != std::string::npos);
 }
@@ -137,6 +146,36 @@ TEST_CASE("no_log values are collected and never quoted in errors") {
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("s3cret") == std::string::npos);
   CHECK(bad.status().message().find("'pin'") != std::string::npos);
+}
+
+// Found by ansible_args_fuzz: a no_log option with choices quoted the value it
+// refused ("got: ..."), and the message reached the output unmasked.
+TEST_CASE("a refused choice of a no_log option is not quoted") {
+  ArgSpec spec;
+  spec.params = {Param("mode").Choices({"fast", "safe"}).NoLog()};
+  auto bad = ValidateArgs(json{{"mode", "s3cret"}}, spec, "m");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "value of mode must be one of: fast, safe");
+}
+
+TEST_CASE("raw no_log values: as given, under aliases too, without booleans") {
+  ArgSpec spec;
+  spec.params = {Param("token").NoLog().Aliases({"join_token"}),
+                 Param("pin", ParamType::kInt).NoLog(), Param("flag", ParamType::kBool).NoLog(),
+                 Param("keys", ParamType::kList).NoLog(), Param("name")};
+  json raw = {{"join_token", "abc"},
+              {"pin", " 12 "},
+              {"flag", true},
+              {"keys", json::array({"k1", 2, nullptr})},
+              {"name", "public"}};
+  std::vector<std::string> raw_values = RawNoLogValues(raw, spec);
+  CHECK(raw_values == std::vector<std::string>{"abc", " 12 ", "k1", "2"});
+  auto r = ValidateArgs(raw, spec, "m");
+  REQUIRE(r.ok());
+  // As given and as converted (" 12 " became 12), each once.
+  CHECK(r->no_log_values == std::vector<std::string>{"abc", " 12 ", "k1", "2", "12"});
+  CHECK(r->no_log_params == std::vector<std::string>{"token", "pin", "flag", "keys"});
+  CHECK(RawNoLogValues(json::array(), spec).empty());
 }
 
 }  // namespace

@@ -13,25 +13,38 @@ namespace {
 
 using nlohmann::json;
 
-std::string ReplaceAll(std::string text, const std::string& needle, std::string_view with) {
-  if (needle.empty()) return text;
-  size_t pos = 0;
-  while ((pos = text.find(needle, pos)) != std::string::npos) {
-    text.replace(pos, needle.size(), with);
-    pos += with.size();
+// Replaces every stretch of `text` covered by an occurrence of a secret with
+// one mask. Occurrences are found in the original text, so overlapping secrets
+// ("abc" and "cde" in "abcde") are masked whole, and a mask never combines with
+// the text around it into something that is replaced again.
+std::string MaskText(const std::string& text, const std::vector<std::string>& secrets) {
+  std::vector<bool> covered;
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos + 1)) {
+      if (covered.empty()) covered.resize(text.size(), false);
+      std::fill_n(covered.begin() + static_cast<std::ptrdiff_t>(pos), secret.size(), true);
+    }
   }
-  return text;
+  if (covered.empty()) return text;
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!covered[i]) {
+      out += text[i];
+    } else if (i == 0 || !covered[i - 1]) {
+      out += kNoLogMask;
+    }
+  }
+  return out;
 }
 
 // Masks secrets in every string of `v`, object keys included: a secret can
-// surface anywhere, e.g. inside a command line echoed in an error.
+// surface anywhere, e.g. inside a command line echoed in an error. (The keys
+// of the result itself are the module's names; Render does not pass them.)
 json Mask(const json& v, const std::vector<std::string>& secrets) {
   if (secrets.empty()) return v;
-  if (v.is_string()) {
-    std::string s = v.get<std::string>();
-    for (const std::string& secret : secrets) s = ReplaceAll(std::move(s), secret, kNoLogMask);
-    return s;
-  }
+  if (v.is_string()) return MaskText(v.get_ref<const std::string&>(), secrets);
   if (v.is_array()) {
     json out = json::array();
     for (const json& item : v) out.push_back(Mask(item, secrets));
@@ -39,13 +52,12 @@ json Mask(const json& v, const std::vector<std::string>& secrets) {
   }
   if (v.is_object()) {
     json out = json::object();
-    for (const auto& item : v.items()) {
-      out[Mask(json(item.key()), secrets).get<std::string>()] = Mask(item.value(), secrets);
-    }
+    for (const auto& item : v.items())
+      out[MaskText(item.key(), secrets)] = Mask(item.value(), secrets);
     return out;
   }
   // A secret can be a number (no_log: true on an int): mask it as a whole.
-  if (v.is_number() || v.is_boolean()) {
+  if (v.is_number()) {
     std::string text = v.dump();
     for (const std::string& secret : secrets) {
       if (text == secret) return std::string(kNoLogMask);
@@ -55,14 +67,6 @@ json Mask(const json& v, const std::vector<std::string>& secrets) {
 }
 
 std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// Longest secrets first, so that a secret containing a shorter one is masked whole.
-std::vector<std::string> SortedSecrets(std::vector<std::string> secrets) {
-  std::sort(secrets.begin(), secrets.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  secrets.erase(std::unique(secrets.begin(), secrets.end()), secrets.end());
-  return secrets;
-}
 
 json TaskArgs(const json& raw) {
   json out = json::object();
@@ -151,38 +155,60 @@ void Module::AddSecret(std::string value) {
 }
 
 std::string Module::Render(const Result& result) const {
-  json out = result.extra.is_object() ? result.extra : json::object();
+  const std::vector<std::string>& secrets = args_.no_log_values;
+  // Values are masked; the keys Ansible reads (`changed`, `failed`, `msg`,
+  // `diff` and its entries, `invocation`, the module's own result keys and the
+  // option names) are the module's words and stay intact, or a secret such as
+  // "an" would turn `changed` into something Ansible does not read.
+  json out = json::object();
+  if (result.extra.is_object()) {
+    for (const auto& item : result.extra.items()) out[item.key()] = Mask(item.value(), secrets);
+  }
   out["changed"] = result.changed;
   if (result.failed) out["failed"] = true;
-  if (!result.msg.empty()) out["msg"] = result.msg;
+  if (!result.msg.empty()) out["msg"] = Mask(json(result.msg), secrets);
   if (flags_.diff && !result.diffs.empty()) {
     json diffs = json::array();
     for (const DiffEntry& d : result.diffs) {
-      json entry = {{"before", d.before}, {"after", d.after}};
-      if (!d.before_header.empty()) entry["before_header"] = d.before_header;
-      if (!d.after_header.empty()) entry["after_header"] = d.after_header;
+      json entry = {{"before", MaskText(d.before, secrets)}, {"after", MaskText(d.after, secrets)}};
+      if (!d.before_header.empty()) entry["before_header"] = MaskText(d.before_header, secrets);
+      if (!d.after_header.empty()) entry["after_header"] = MaskText(d.after_header, secrets);
       diffs.push_back(std::move(entry));
     }
     out["diff"] = std::move(diffs);
   }
-  if (!warnings_.empty()) out["warnings"] = warnings_;
+  if (!warnings_.empty()) out["warnings"] = Mask(json(warnings_), secrets);
   if (flags_.no_log) {
-    out["invocation"] = {{"module_args", kHiddenInvocation}};
+    out["invocation"] = {{"module_args", MaskText(std::string(kHiddenInvocation), secrets)}};
   } else {
-    out["invocation"] = {{"module_args", params()}};
+    // A no_log option is masked whole, whatever its type (a boolean, too,
+    // which is not among the masked texts).
+    json module_args = json::object();
+    for (const auto& item : params().items()) {
+      const bool no_log = std::find(args_.no_log_params.begin(), args_.no_log_params.end(),
+                                    item.key()) != args_.no_log_params.end();
+      module_args[item.key()] =
+          no_log && !item.value().is_null() ? json(kNoLogMask) : Mask(item.value(), secrets);
+    }
+    out["invocation"] = {{"module_args", std::move(module_args)}};
   }
-  return Dump(Mask(out, SortedSecrets(args_.no_log_values)));
+  return Dump(out);
 }
 
-std::string RenderEarlyFailure(std::string_view msg, const json& raw_args) {
+std::string RenderEarlyFailure(std::string_view msg, const json& raw_args,
+                               const std::vector<std::string>& secrets) {
   AnsibleFlags flags = ParseAnsibleFlags(raw_args);
-  json out = {{"failed", true}, {"changed", false}, {"msg", msg}};
-  // The spec was not applied, so which values are secret is unknown: show the
-  // option names only.
+  json out = {{"failed", true}, {"changed", false}, {"msg", MaskText(std::string(msg), secrets)}};
+  // The values were not validated: show the option names only (the message
+  // may quote a value that was meant for a no_log option, hence the mask).
   json names = json::object();
   const json task_args = TaskArgs(raw_args);
-  for (const auto& item : task_args.items()) names[item.key()] = kNoLogMask;
-  out["invocation"] = {{"module_args", flags.no_log ? json(kHiddenInvocation) : names}};
+  for (const auto& item : task_args.items()) {
+    names[MaskText(item.key(), secrets)] = kNoLogMask;
+  }
+  out["invocation"] = {{"module_args", flags.no_log
+                                           ? json(MaskText(std::string(kHiddenInvocation), secrets))
+                                           : names}};
   return Dump(out);
 }
 
@@ -208,7 +234,7 @@ int RunModule(int argc, char** argv, std::string_view default_name, const ArgSpe
   std::string name = flags.module_name.empty() ? std::string(default_name) : flags.module_name;
   StatusOr<ValidatedArgs> args = ValidateArgs(*raw, spec, name);
   if (!args.ok()) {
-    emit(RenderEarlyFailure(args.status().message(), *raw));
+    emit(RenderEarlyFailure(args.status().message(), *raw, RawNoLogValues(*raw, spec)));
     return 1;
   }
   Module module(std::move(flags), std::move(args).value(), *raw);

@@ -96,8 +96,11 @@ class Module {
 };
 
 // Renders a failure that happened before a Module existed (unreadable args
-// file, failed validation), with whatever flags and invocation are known.
-std::string RenderEarlyFailure(std::string_view msg, const nlohmann::json& raw_args);
+// file, failed validation), with whatever flags and invocation are known: the
+// option names only, never their values. `secrets` (RawNoLogValues of the
+// args) are masked in the message and the names.
+std::string RenderEarlyFailure(std::string_view msg, const nlohmann::json& raw_args,
+                               const std::vector<std::string>& secrets = {});
 
 // The whole life cycle: loads argv[1], validates it against `spec` (naming the
 // module `default_name` unless the task named it otherwise), runs `body`,

@@ -32,7 +32,8 @@ struct Run {
   bool args_file_left = false;
 };
 
-Run RunWith(const json& args, const std::function<Result(Module&)>& body) {
+Run RunWith(const json& args, const std::function<Result(Module&)>& body,
+            const ArgSpec& spec = Spec()) {
   TempDir dir;
   std::string args_path = dir / "args";
   WriteText(args_path, args.dump());
@@ -40,7 +41,7 @@ Run RunWith(const json& args, const std::function<Result(Module&)>& body) {
   std::vector<char*> argv = {argv0.data(), args_path.data(), nullptr};
   std::FILE* out = std::tmpfile();
   Run run;
-  run.rc = RunModule(2, argv.data(), "gcid.k8s.m", Spec(), body, out);
+  run.rc = RunModule(2, argv.data(), "gcid.k8s.m", spec, body, out);
   std::rewind(out);
   char buf[4096];
   size_t n;
@@ -126,6 +127,89 @@ TEST_CASE("no_log values are masked everywhere, _ansible_no_log hides all argume
   Run hidden = RunWith(json{{"name", "x"}, {"_ansible_no_log", true}}, Ok);
   CHECK(hidden.result["invocation"]["module_args"].is_string());
   CHECK(hidden.stdout_text.find("\"x\"") == std::string::npos);
+}
+
+// Found by ansible_args_fuzz: when validation failed, the message could quote
+// a no_log value (a refused choice, or the same text given to another option)
+// and was printed unmasked.
+TEST_CASE("a validation failure masks the no_log values given") {
+  ArgSpec spec;
+  spec.params = {Param("name").Required(), Param("token").NoLog().Aliases({"join_token"}),
+                 Param("count", ParamType::kInt)};
+  Run run = RunWith(json{{"name", "x"}, {"join_token", "s3cret"}, {"count", "s3cret"}}, Ok, spec);
+  CHECK(run.rc == 1);
+  CHECK(run.result["failed"] == true);
+  CHECK(run.stdout_text.find("s3cret") == std::string::npos);
+  CHECK(run.result["msg"].get<std::string>().find("invalid literal for int() with base 10: '" +
+                                                  std::string(kNoLogMask) + "'") !=
+        std::string::npos);
+  // The module name and unsupported option names are masked too.
+  Run named = RunWith(json{{"name", "x"}, {"token", "s3cret"}, {"s3cret", 1}}, Ok, spec);
+  CHECK(named.rc == 1);
+  CHECK(named.stdout_text.find("s3cret") == std::string::npos);
+  CHECK(named.result["invocation"]["module_args"].contains("name"));
+}
+
+// Found by ansible_args_fuzz: a secret such as "an" was masked inside the
+// result's own keys, so `changed` became "ch<mask>ged" and Ansible saw no
+// change (or no failure).
+TEST_CASE("masking leaves the keys Ansible reads intact") {
+  auto body = [](Module& m) {
+    Result r = Failure("token " + m.params()["token"].get<std::string>());
+    r.changed = true;
+    r.extra["manifest"] = json{{"an", "an"}};
+    r.diffs.push_back({"an\n", "b\n", "before an", "after"});
+    return r;
+  };
+  Run run = RunWith(json{{"name", "x"}, {"token", "an"}, {"_ansible_diff", true}}, body);
+  const std::string mask(kNoLogMask);
+  CHECK(run.result["changed"] == true);
+  CHECK(run.result["failed"] == true);
+  CHECK(run.result["msg"] == "token " + mask);
+  REQUIRE(run.result["diff"].is_array());
+  CHECK(run.result["diff"][0]["before"] == mask + "\n");
+  CHECK(run.result["diff"][0]["before_header"] == "before " + mask);
+  CHECK(run.result["invocation"]["module_args"]["token"] == mask);
+  CHECK(run.result["invocation"]["module_args"]["name"] == "x");
+  // Keys below the module's own are data, and masked.
+  CHECK(run.result["manifest"] == json{{mask, mask}});
+
+  // A secret equal to a boolean's text does not turn `changed` into a string.
+  Run truthy = RunWith(json{{"name", "x"}, {"token", "false"}}, Ok);
+  CHECK(truthy.result["changed"] == true);
+  CHECK(truthy.result["invocation"]["module_args"]["token"] == mask);
+}
+
+// Seen while writing ansible_args_fuzz's leak check: secrets were replaced one
+// after the other, so of two overlapping ones the second was left in part
+// ("abcdef" with "abc" and "cde" printed "<mask>def"), and a mask could combine
+// with the text after it into something a shorter secret then cut.
+TEST_CASE("overlapping secrets are masked whole") {
+  ArgSpec spec = Spec();
+  spec.params.push_back(Param("pin").NoLog());
+  auto body = [](Module& m) {
+    m.AddSecret("cde");
+    return Failure("abcdef");
+  };
+  Run run = RunWith(json{{"name", "x"}, {"token", "abc"}}, body, spec);
+  CHECK(run.result["msg"] == std::string(kNoLogMask) + "f");
+  Run adjacent = RunWith(
+      json{{"name", "x"}, {"token", "ET"}, {"pin", "Rz"}}, [](Module&) { return Failure("ETz"); },
+      spec);
+  CHECK(adjacent.result["msg"] == std::string(kNoLogMask) + "z");
+}
+
+// A no_log boolean is not a masked text (every "true" would be garbled), but
+// the invocation still hides it.
+TEST_CASE("a no_log boolean is hidden in the invocation only") {
+  ArgSpec spec = Spec();
+  spec.params.push_back(Param("secret_flag", ParamType::kBool).NoLog());
+  Run run = RunWith(
+      json{{"name", "x"}, {"secret_flag", true}}, [](Module&) { return Failure("it is true"); },
+      spec);
+  CHECK(run.result["msg"] == "it is true");
+  CHECK(run.result["invocation"]["module_args"]["secret_flag"] == std::string(kNoLogMask));
+  CHECK(run.result["invocation"]["module_args"]["token"] == nullptr);
 }
 
 TEST_CASE("check and diff flags reach the module; diff is returned only in diff mode") {
