@@ -83,12 +83,13 @@ StatusOr<FaultSpec> ParseFaultSpec(std::string_view spec) {
     return f;
   }
   if (spec.starts_with("latency:")) {
-    auto p = SplitColon(spec, 3);
+    auto p = SplitColon(spec, 4);
     f.kind = FaultSpec::Kind::kLatency;
     if (!ParseDuration(p[1], &f.latency_s)) return bad("duration like 50ms or 0.2s");
-    if (p.size() == 3 && !ParseProbability(p[2], &f.probability)) {
+    if (p.size() >= 3 && !ParseProbability(p[2], &f.probability)) {
       return bad("probability must be in [0,1]");
     }
+    if (p.size() == 4) f.path = p[3];
     return f;
   }
   return bad("unknown kind (lock-timeout, http-500, drop-connection, latency)");

@@ -16,7 +16,8 @@ struct FaultSpec {
   std::string op;          // kLockTimeout: clone, config, start, stop, shutdown, reboot,
                            // resize, delete, cloudinit, create, or "*".
   std::string method;      // kHttp500: GET/POST/PUT/DELETE or "*".
-  std::string path;        // kHttp500: substring of the path below /api2/json.
+  std::string path;        // kHttp500, kLatency: substring of the path below /api2/json
+                           // (empty: every path).
   std::string message;     // kHttp500: the error message.
   double probability = 1;  // 0..1
   double latency_s = 0;    // kLatency
@@ -26,7 +27,7 @@ struct FaultSpec {
 //   lock-timeout:OP:P
 //   http-500:METHOD:PATH:P[:MESSAGE]
 //   drop-connection:P
-//   latency:DURATION[:P]        (DURATION like 50ms, 0.2s or 2)
+//   latency:DURATION[:P[:PATH]] (DURATION like 50ms, 0.2s or 2)
 StatusOr<FaultSpec> ParseFaultSpec(std::string_view spec);
 
 }  // namespace pvek8s::pvesim

@@ -101,6 +101,11 @@ TEST_CASE("fault specs") {
   f = ParseFaultSpec("latency:50ms");
   REQUIRE(f.ok());
   CHECK(f->latency_s == doctest::Approx(0.05));
+  CHECK(f->path.empty());
+  f = ParseFaultSpec("latency:5s:1:/agent/");
+  REQUIRE(f.ok());
+  CHECK(f->latency_s == doctest::Approx(5));
+  CHECK(f->path == "/agent/");
   CHECK(ParseFaultSpec("drop-connection:0.05").ok());
   CHECK_FALSE(ParseFaultSpec("drop-connection:2").ok());
   CHECK_FALSE(ParseFaultSpec("lock-timeout:fly:0.1").ok());

@@ -715,6 +715,7 @@ HttpResponse Simulator::Handle(const HttpRequest& request) {
     std::lock_guard<std::mutex> lock(fault_mu_);
     for (const FaultSpec& f : options_.faults) {
       if (f.kind == FaultSpec::Kind::kLatency &&
+          request.path.find(f.path) != std::string::npos &&
           std::uniform_real_distribution<double>(0, 1)(fault_rng_) < f.probability) {
         latency += f.latency_s;
       }

@@ -99,6 +99,16 @@ output_has() {
   grep -qF -- "$1" "$TEST_ROOT/last.out"
 }
 
+# no_drift PLANFILE: a refresh-only plan saw no change to any resource.
+# (Terraform 1.11 may still call such a plan "applyable" and exit 2 under
+# -detailed-exitcode, hashicorp/terraform#36403, so look at the drift itself.)
+no_drift() {
+  terraform show -json "$1" | python3 -c '
+import json, sys
+drift = json.load(sys.stdin).get("resource_drift")
+sys.exit("drift: %s" % drift if drift else 0)'
+}
+
 finish() {
   echo "$PASSES passed, $FAILURES failed"
   [[ $FAILURES == 0 ]]

@@ -82,9 +82,11 @@ class Client {
   // Retries transport failures on GET, PUT and DELETE (repeating them is
   // harmless), 5xx on GET, and lock timeouts on every method (Proxmox did
   // nothing when it could not take the lock). A POST lost in transit is the
-  // caller's to verify: it may have been carried out.
+  // caller's to verify: it may have been carried out. A non-zero `timeout`
+  // bounds each attempt instead of ClientOptions::timeout_seconds (for calls
+  // that may hang, such as guest agent commands).
   StatusOr<nlohmann::json> Call(const std::string& method, const std::string& path,
-                                const Params& params = {});
+                                const Params& params = {}, std::chrono::milliseconds timeout = {});
 
   // Waits for a task to stop, polling its status; kDeadlineExceeded after
   // `timeout`, kCancelled when cancelled.
@@ -117,7 +119,8 @@ class Client {
     std::string reason;
     std::string body;
   };
-  StatusOr<Response> Send(const std::string& method, const std::string& path, const Params& params);
+  StatusOr<Response> Send(const std::string& method, const std::string& path, const Params& params,
+                          std::chrono::milliseconds timeout);
   Status EnsureTicket();
   bool Cancelled() const { return options_.cancelled && options_.cancelled(); }
 

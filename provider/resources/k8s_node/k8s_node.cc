@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <climits>
 #include <condition_variable>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -568,9 +570,37 @@ StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::stri
 // ---------------------------------------------------------------------------
 // The resource.
 
+// Which boot of a VM an address was read in: the QEMU process and when it
+// started (from status/current; `uptime` makes the start time drift by a
+// second or two between reads).
+struct BootId {
+  int64_t pid = 0;
+  int64_t started = 0;  // Unix time
+
+  static BootId Of(const json& status) {
+    BootId b;
+    auto pid = pve::JsonInt(status.value("pid", json()));
+    auto up = pve::JsonInt(status.value("uptime", json()));
+    if (pid && up) {
+      b.pid = *pid;
+      b.started = static_cast<int64_t>(std::time(nullptr)) - *up;
+    }
+    return b;
+  }
+  bool Same(const BootId& o) const {
+    return pid != 0 && pid == o.pid && std::llabs(started - o.started) <= 5;
+  }
+};
+
+// Bounds for guest agent calls: while waiting for the address after a start,
+// and the single ask of a refresh.
+constexpr std::chrono::milliseconds kAgentAskTimeout(10000);
+constexpr std::chrono::milliseconds kAgentReadTimeout(2000);
+
 struct PrivateData {
   std::string owner;
   bool imported = false;
+  BootId ip_boot;  // the boot ipv4_address was read in (DHCP only)
 
   static PrivateData Parse(const std::string& bytes) {
     PrivateData p;
@@ -578,12 +608,18 @@ struct PrivateData {
     if (j.is_object()) {
       p.owner = j.value("owner", "");
       p.imported = j.value("imported", false);
+      p.ip_boot.pid = j.value("ip_pid", int64_t{0});
+      p.ip_boot.started = j.value("ip_started", int64_t{0});
     }
     return p;
   }
   std::string Dump() const {
     json j{{"owner", owner}};
     if (imported) j["imported"] = true;
+    if (ip_boot.pid != 0) {
+      j["ip_pid"] = ip_boot.pid;
+      j["ip_started"] = ip_boot.started;
+    }
     return j.dump();
   }
 };
@@ -920,19 +956,29 @@ class K8sNodeResource : public framework::Resource {
     auto status = c.CurrentStatus(node, *vmid);
     Value state =
         FromConfig(prior, *conf, status.ok() ? *status : json(), user_desc, marker, priv.imported);
-    // Refresh never waits for the guest agent: a DHCP address is asked once.
+    // Refresh never waits for the guest agent. A DHCP address is read once
+    // per boot of the VM (a lease outlives neither), with a short bound; an
+    // agent that does not answer leaves the address Terraform knew.
+    bool priv_changed = false;
     if (state.Attr("ip").HasValue() && state.Attr("ip").GetString("address") == "dhcp" &&
         status.ok() && pve::JsonString(status->value("status", json())) == "running") {
-      if (auto addr = AgentIpv4(c, node, *vmid, "")) {
-        state = state.WithAttr("ipv4_address", Value::String(*addr))
-                    .WithAttr("ssh_host", Value::String(*addr));
+      BootId boot = BootId::Of(*status);
+      bool known = state.Attr("ipv4_address").HasValue() && boot.Same(priv.ip_boot);
+      if (!known) {
+        if (auto addr = AgentIpv4(c, node, *vmid, "", kAgentReadTimeout)) {
+          state = state.WithAttr("ipv4_address", Value::String(*addr))
+                      .WithAttr("ssh_host", Value::String(*addr));
+          priv.ip_boot = boot;
+          priv_changed = true;
+        }
       }
     }
     if (priv.imported) {
       priv.imported = false;
       if (marker) priv.owner = marker->owner;
-      resp.private_data = priv.Dump();
+      priv_changed = true;
     }
+    if (priv_changed) resp.private_data = priv.Dump();
     resp.state = state;
   }
 
@@ -1443,10 +1489,13 @@ class K8sNodeResource : public framework::Resource {
 
   // The first IPv4 the agent reports (or `want` exactly when given); nullopt
   // while the agent is not answering.
+  // A frozen agent makes Proxmox wait for its QMP timeout: each ask is
+  // bounded by `timeout`.
   std::optional<std::string> AgentIpv4(pve::Client& c, const std::string& node, int64_t vmid,
-                                       const std::string& want) {
-    auto r = c.Call("GET", "/nodes/" + node + "/qemu/" + std::to_string(vmid) +
-                               "/agent/network-get-interfaces");
+                                       const std::string& want, std::chrono::milliseconds timeout) {
+    auto r = c.Call(
+        "GET", "/nodes/" + node + "/qemu/" + std::to_string(vmid) + "/agent/network-get-interfaces",
+        {}, timeout);
     if (!r.ok()) return std::nullopt;
     json result = r->is_object() && r->contains("result") ? (*r)["result"] : *r;
     if (!result.is_array()) return std::nullopt;
@@ -1494,7 +1543,12 @@ class K8sNodeResource : public framework::Resource {
           std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(wait_s));
       auto delay = std::chrono::milliseconds(200);
       bool cancelled = false;
-      while (!(got = AgentIpv4(c, node, vmid, want))) {
+      auto ask_timeout = [&] {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        return std::clamp(left, std::chrono::milliseconds(1000), kAgentAskTimeout);
+      };
+      while (!(got = AgentIpv4(c, node, vmid, want, ask_timeout()))) {
         if (std::chrono::steady_clock::now() >= until) break;
         if (!c.Backoff(std::min(delay, std::chrono::duration_cast<std::chrono::milliseconds>(
                                            until - std::chrono::steady_clock::now())))) {
@@ -1519,6 +1573,14 @@ class K8sNodeResource : public framework::Resource {
       }
     }
     std::string addr = !want.empty() ? want : got.value_or("");
+    if (want.empty() && got) {
+      // Refreshes of this boot need not ask the agent again.
+      if (auto st = c.CurrentStatus(node, vmid); st.ok()) {
+        PrivateData priv = PrivateData::Parse(resp.private_data);
+        priv.ip_boot = BootId::Of(*st);
+        resp.private_data = priv.Dump();
+      }
+    }
     if (!addr.empty()) {
       plan = plan.WithAttr("ipv4_address", Value::String(addr))
                  .WithAttr("ssh_host", Value::String(addr));
