@@ -132,9 +132,16 @@ expect_exit 1 "shrinking the disk is refused" tf plan
 check "the error names disk.size" output_has "Disks cannot shrink"
 
 # --- a template change replaces ----------------------------------------------------
-lab_config 4 12288 25G '"k8s", "kubeflow"' 9000 >main.tf
+# Each node's own template by id (9000 on pve1, 9001 on pve2, ...): the same
+# image, named differently, so Terraform must plan a replacement.
+lab_config 4 12288 25G '"k8s", "kubeflow"' '${9000 + count.index}' >main.tf
 expect_exit 2 "template change plans a replacement" tf plan -detailed-exitcode
 check "replacement says why" output_has "forces replacement"
+# Template 9000 lives on pve1 only: the other two could not be cloned there,
+# and the plan says so instead of the apply failing halfway.
+lab_config 4 12288 25G '"k8s", "kubeflow"' 9000 >main.tf
+expect_exit 1 "a template missing from a target node is refused at plan" tf plan
+check "the error names the node" output_has 'Template "9000" is not on node pve2'
 lab_config 4 12288 25G '"k8s", "kubeflow"' >main.tf
 
 # --- out-of-band changes --------------------------------------------------------------

@@ -2,10 +2,16 @@
 
 namespace pvek8s::resources {
 
-void ProviderData::SetConnection(StatusOr<ConnectionSettings> settings) {
+void ProviderData::SetConnection(StatusOr<ConnectionSettings> settings, bool final) {
   std::lock_guard<std::mutex> lock(mu_);
   settings_ = std::move(settings);
+  final_ = final;
   client_.reset();
+}
+
+bool ProviderData::ConnectionFinal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return settings_.has_value() && final_;
 }
 
 StatusOr<pve::Client*> ProviderData::Client(const framework::Context* ctx) {

@@ -17,7 +17,13 @@ namespace pvek8s::resources {
 class ProviderData {
  public:
   // Stores the outcome of ConfigureProvider (settings, or why there are none).
-  void SetConnection(StatusOr<ConnectionSettings> settings);
+  // `final` is false when the provider block still held unknown values (they
+  // depend on resources not made yet): its problems may go away at apply.
+  void SetConnection(StatusOr<ConnectionSettings> settings, bool final = true);
+
+  // Whether planning may use the connection and report its problems: the
+  // provider was configured with known values.
+  bool ConnectionFinal();
 
   // The client, made on first use. `ctx` cancels its waits (StopProvider).
   // Fails with the configuration problem when settings are missing.
@@ -26,6 +32,7 @@ class ProviderData {
  private:
   std::mutex mu_;
   std::optional<StatusOr<ConnectionSettings>> settings_;
+  bool final_ = false;
   std::unique_ptr<pve::Client> client_;
 };
 

@@ -34,7 +34,7 @@ class ProxmoxProvider : public framework::Provider {
       log::Debug("no usable Proxmox connection settings yet",
                  {{"reason", settings.status().message()}});
     }
-    data_.SetConnection(std::move(settings));
+    data_.SetConnection(std::move(settings), config.IsWhollyKnown());
   }
 
   std::vector<std::unique_ptr<framework::Resource>> Resources() override {

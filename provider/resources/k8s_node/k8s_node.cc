@@ -567,6 +567,219 @@ StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::stri
   return found;
 }
 
+// The detail of the error when `size` is smaller than the boot disk of
+// template `tmpl` (clones can only grow); nullopt when it fits or is unknown.
+std::optional<std::string> DiskTooSmall(pve::Client& c, const TemplateRef& tmpl,
+                                        const std::string& size) {
+  auto want = pve::ParseSize(size);
+  auto conf = c.GetConfig(tmpl.node, tmpl.vmid);
+  std::string key = conf.ok() ? BootDiskKey(*conf) : "";
+  if (!want.ok() || key.empty()) return std::nullopt;
+  auto ps = pve::PropertyString::Parse(pve::JsonString((*conf)[key]));
+  auto have = ps.ok() ? pve::ParseSize(ps->Get("size").value_or("")) : StatusOr<int64_t>(0);
+  if (!have.ok() || *want >= *have) return std::nullopt;
+  return "disk.size " + size + " is smaller than the disk of template \"" + tmpl.name + "\" (" +
+         pve::FormatSize(*have) + "); disks can only grow. Use at least " + pve::FormatSize(*have) +
+         ".";
+}
+
+// What a create plan checks against the cluster, so that mistakes show at
+// `terraform plan` rather than halfway through an apply: fetched once per
+// provider process (one plan) and kept for a few seconds.
+class ClusterSnapshot {
+ public:
+  // Adds an error for every planned value the cluster cannot satisfy; values
+  // still unknown are left to the apply.
+  void Check(pve::Client& c, const Value& plan, Diagnostics& diags) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fetched_ || std::chrono::steady_clock::now() - fetched_at_ > std::chrono::seconds(10)) {
+      Fetch(c);
+    }
+    if (!reach_.ok()) {
+      diags.AddStatus(reach_, "Proxmox VE API call failed");
+      return;
+    }
+    std::string node_list = Join(node_names_, ", ");
+    std::vector<TemplateRef> holders;
+    const Value& tmpl_v = plan.Attr("template");
+    if (tmpl_v.HasValue()) {
+      std::string tmpl = tmpl_v.AsString();
+      bool numeric = tmpl.find_first_not_of("0123456789") == std::string::npos;
+      for (const auto& [node, vms] : vms_) {
+        for (const auto& vm : vms) {
+          if (vm.template_ &&
+              ((numeric && std::to_string(vm.vmid) == tmpl) || (!numeric && vm.name == tmpl))) {
+            holders.push_back({node, vm.vmid, vm.name});
+          }
+        }
+      }
+      if (holders.empty()) {
+        diags.AddError("Template not found", "no template \"" + tmpl + "\" on any online node",
+                       AttributePath("template"));
+      }
+    }
+    const Value& target = plan.Attr("target_node");
+    if (target.HasValue()) {
+      std::string node = target.AsString();
+      if (!online_.contains(node)) {
+        bool known = std::find(node_names_.begin(), node_names_.end(), node) != node_names_.end();
+        diags.AddError(known ? "Target node offline" : "Unknown target node",
+                       "Node \"" + node + "\" is " + (known ? "not online" : "not in the cluster") +
+                           "; the cluster's nodes are " + node_list + ".",
+                       AttributePath("target_node"));
+      } else if (!holders.empty() &&
+                 std::none_of(holders.begin(), holders.end(),
+                              [&](const TemplateRef& t) { return t.node == node; })) {
+        diags.AddError("Template not on the target node",
+                       "Template \"" + tmpl_v.AsString() + "\" is not on node " + node +
+                           "; clones are made on the node that holds the template.",
+                       AttributePath("template"));
+      }
+    }
+    const Value& candidates = plan.Attr("target_nodes");
+    if (candidates.HasValue() && candidates.IsWhollyKnown()) {
+      std::vector<std::string> unknown;
+      bool any = false;
+      for (const auto& n : Strings(candidates)) {
+        if (std::find(node_names_.begin(), node_names_.end(), n) == node_names_.end()) {
+          unknown.push_back(n);
+        }
+        for (const auto& t : holders) any = any || (t.node == n && online_.contains(n));
+      }
+      if (!unknown.empty()) {
+        diags.AddError("Unknown node in target_nodes",
+                       Join(unknown, ", ") + (unknown.size() == 1 ? " is" : " are") +
+                           " not in the cluster; its nodes are " + node_list + ".",
+                       AttributePath("target_nodes"));
+      } else if (!holders.empty() && !any) {
+        diags.AddError("No node to place the VM on",
+                       "none of the candidate nodes is online and holds the template",
+                       AttributePath("target_nodes"));
+      }
+    }
+    if (auto vmid = plan.GetInt("vmid")) {
+      for (const auto& [node, vms] : vms_) {
+        for (const auto& vm : vms) {
+          if (vm.vmid != *vmid || ResumableBy(c, node, vm, plan)) continue;
+          diags.AddError("VM id in use",
+                         "VM id " + std::to_string(*vmid) + " is already used by " +
+                             (vm.name.empty() ? std::string("a VM") : "\"" + vm.name + "\"") +
+                             " on " + node + ". Choose another vmid, or leave it out.",
+                         AttributePath("vmid"));
+        }
+      }
+    }
+    const Value& disk = plan.Attr("disk");
+    if (disk.HasValue() && !holders.empty()) {
+      std::vector<TemplateRef> used;
+      for (const auto& t : holders) {
+        if (!target.HasValue() || t.node == target.AsString()) used.push_back(t);
+      }
+      if (auto storage = disk.GetString("storage"); storage && !used.empty()) {
+        const auto& have = Storages(c, used.front().node);
+        if (!have.empty() && !have.contains(*storage)) {
+          diags.AddError("Unknown storage",
+                         "Storage \"" + *storage + "\" does not exist on " + used.front().node +
+                             "; it has " +
+                             Join(std::vector<std::string>(have.begin(), have.end()), ", ") + ".",
+                         AttributePath("disk").Attr("storage"));
+        }
+      }
+      if (auto size = disk.GetString("size"); size && !used.empty()) {
+        if (auto detail = DiskTooSmall(c, used.front(), *size)) {
+          diags.AddError("Disk smaller than the template's", *detail,
+                         AttributePath("disk").Attr("size"));
+        }
+      }
+    }
+    if (auto pool = plan.GetString("pool")) {
+      if (!pools_) pools_ = FetchPools(c);
+      if (pools_->ok() && !(*pools_)->contains(*pool)) {
+        const auto& all = **pools_;
+        diags.AddError(
+            "Unknown pool",
+            "Pool \"" + *pool + "\" does not exist; " +
+                (all.empty() ? std::string("there are no pools")
+                             : "the pools are " +
+                                   Join(std::vector<std::string>(all.begin(), all.end()), ", ")) +
+                ". Create it first (pveum pool add).",
+            AttributePath("pool"));
+      }
+    }
+  }
+
+ private:
+  void Fetch(pve::Client& c) {
+    fetched_ = true;
+    fetched_at_ = std::chrono::steady_clock::now();
+    node_names_.clear();
+    online_.clear();
+    vms_.clear();
+    storages_.clear();
+    pools_.reset();
+    auto version = c.Version();
+    reach_ = version.ok() ? Status::Ok() : version.status();
+    if (!reach_.ok()) return;
+    auto nodes = c.Nodes();
+    if (!nodes.ok()) {
+      reach_ = nodes.status();
+      return;
+    }
+    for (const auto& n : *nodes) {
+      node_names_.push_back(n.name);
+      if (n.status != "online") continue;
+      auto vms = c.ListVms(n.name);
+      if (!vms.ok()) continue;
+      online_.insert(n.name);
+      vms_[n.name] = *vms;
+    }
+    std::sort(node_names_.begin(), node_names_.end());
+  }
+
+  const std::set<std::string>& Storages(pve::Client& c, const std::string& node) {
+    auto it = storages_.find(node);
+    if (it != storages_.end()) return it->second;
+    std::set<std::string>& out = storages_[node];
+    auto list = c.Call("GET", "/nodes/" + node + "/storage");
+    if (list.ok() && list->is_array()) {
+      for (const auto& s : *list) out.insert(pve::JsonString(s.value("storage", json())));
+    }
+    return out;
+  }
+
+  static StatusOr<std::set<std::string>> FetchPools(pve::Client& c) {
+    PVEK8S_ASSIGN_OR_RETURN(json list, c.Call("GET", "/pools"));
+    std::set<std::string> out;
+    if (list.is_array()) {
+      for (const auto& p : list) out.insert(pve::JsonString(p.value("poolid", json())));
+    }
+    return out;
+  }
+
+  // A VM an interrupted apply of this very node left behind: the create will
+  // resume it, so its id is not "in use".
+  static bool ResumableBy(pve::Client& c, const std::string& node, const pve::VmSummary& vm,
+                          const Value& plan) {
+    auto name = plan.GetString("name");
+    if (!name || vm.name != *name) return false;
+    auto conf = c.GetConfig(node, vm.vmid);
+    if (!conf.ok()) return false;
+    std::string user;
+    auto marker = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
+    return marker && marker->pending && marker->origin == CreateOrigin(*name);
+  }
+
+  std::mutex mu_;
+  bool fetched_ = false;
+  std::chrono::steady_clock::time_point fetched_at_;
+  Status reach_;
+  std::vector<std::string> node_names_;
+  std::set<std::string> online_;
+  std::map<std::string, std::vector<pve::VmSummary>> vms_;
+  std::map<std::string, std::set<std::string>> storages_;
+  std::optional<StatusOr<std::set<std::string>>> pools_;
+};
+
 // ---------------------------------------------------------------------------
 // The resource.
 
@@ -690,6 +903,16 @@ class K8sNodeResource : public framework::Resource {
       if (cfg.Attr("target_node").HasValue() && cfg.Attr("vmid").HasValue()) {
         plan = plan.WithAttr("id", Value::String(*cfg.GetString("target_node") + "/" +
                                                  cfg.Attr("vmid").NumberText()));
+      }
+      // With a provider configured from known values, what the cluster
+      // cannot satisfy is an error now, not halfway through the apply.
+      if (data_->ConnectionFinal()) {
+        auto client = data_->Client(req.ctx);
+        if (!client.ok()) {
+          resp.diagnostics.AddStatus(client.status(), "Cannot reach Proxmox VE");
+        } else {
+          snapshot_->Check(**client, plan, resp.diagnostics);
+        }
       }
       return;
     }
@@ -840,22 +1063,11 @@ class K8sNodeResource : public framework::Resource {
 
     // A clone cannot be smaller than its template: refuse before making it.
     if (auto size = plan.Attr("disk").GetString("size"); size && !resumed) {
-      auto want = pve::ParseSize(*size);
-      auto conf = c.GetConfig(tmpl->node, tmpl->vmid);
-      std::string key = conf.ok() ? BootDiskKey(*conf) : "";
-      if (want.ok() && !key.empty()) {
-        auto ps = pve::PropertyString::Parse(pve::JsonString((*conf)[key]));
-        auto have = ps.ok() ? pve::ParseSize(ps->Get("size").value_or("")) : StatusOr<int64_t>(0);
-        if (have.ok() && *want < *have) {
-          resp.diagnostics.AddError(
-              "Disk smaller than the template's",
-              "disk.size " + *size + " is smaller than the disk of template \"" + tmpl->name +
-                  "\" (" + pve::FormatSize(*have) + "); disks can only grow. Use at least " +
-                  pve::FormatSize(*have) + ".",
-              AttributePath("disk").Attr("size"));
-          resp.state = Value();
-          return;
-        }
+      if (auto detail = DiskTooSmall(c, *tmpl, *size)) {
+        resp.diagnostics.AddError("Disk smaller than the template's", *detail,
+                                  AttributePath("disk").Attr("size"));
+        resp.state = Value();
+        return;
       }
     }
 
@@ -1744,6 +1956,7 @@ class K8sNodeResource : public framework::Resource {
   ProviderData* data_;
   framework::Schema schema_;
   Type type_;
+  std::unique_ptr<ClusterSnapshot> snapshot_ = std::make_unique<ClusterSnapshot>();
 };
 
 }  // namespace
