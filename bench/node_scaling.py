@@ -143,7 +143,7 @@ def children_cpu():
 # (1.9) truncate to 10 ms per process, which under-reads 3 short-lived
 # processes per plan by ~30 ms on average (0.14 instead of 0.17 s at 50 nodes).
 WRAPPER = """#!/bin/bash
-{prefix}"{real}" "$@"
+"{real}" "$@"
 rc=$?
 times >"{cpu_dir}/$$"
 exit $rc
@@ -184,11 +184,10 @@ class Terraform:
 ''')
         self.env_wrapped = dict(self.env, TF_CLI_CONFIG_FILE=wrapped)
 
-    def set_wrapper(self, prefix=""):
-        """prefix: a command the real provider runs under (e.g. perf record)."""
+    def set_wrapper(self):
         path = os.path.join(self.wrap_dir, "terraform-provider-proxmox")
         with open(path, "w") as f:
-            f.write(WRAPPER.format(prefix=prefix, real=self.provider, cpu_dir=self.cpu_dir))
+            f.write(WRAPPER.format(real=self.provider, cpu_dir=self.cpu_dir))
         os.chmod(path, 0o755)
 
     def workdir(self, name, config):
@@ -203,13 +202,13 @@ class Terraform:
         with open(os.path.join(d, "main.tf"), "w") as f:
             f.write(config)
 
-    def run(self, d, *args, wrapped=False):
+    def run(self, d, *args, wrapped=False, prefix=()):
         if wrapped:
             shutil.rmtree(self.cpu_dir, ignore_errors=True)
             os.makedirs(self.cpu_dir)
         cpu0 = children_cpu()
         t0 = time.perf_counter()
-        r = subprocess.run(["terraform", *args, "-no-color", "-input=false"], cwd=d,
+        r = subprocess.run([*prefix, "terraform", *args, "-no-color", "-input=false"], cwd=d,
                            env=self.env_wrapped if wrapped else self.env,
                            capture_output=True, text=True)
         dt = time.perf_counter() - t0
@@ -313,37 +312,37 @@ def plan_scaling(tf, pvesim, root, n, args):
 
 
 def perf_plan(tf, d, n, out):
-    """One node plan with every provider process under `perf record`; flat
-    profiles (by DSO, by symbol) written next to each perf.data while the
-    profiled binary still exists."""
+    """One node plan under `perf record` (terraform and, inherited, every
+    provider process it starts); flat profiles by command and DSO and by DSO
+    and symbol written next to perf.data while the profiled binaries exist."""
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
-    tf.set_wrapper(f'perf record -q -F 4999 -o "{out}/plan-{n}.$$.data" -- ')
-    try:
-        tf.run(d, "plan", wrapped=True)
-    finally:
-        tf.set_wrapper()
-    for name in sorted(os.listdir(out)):
-        if name.startswith(f"plan-{n}.") and name.endswith(".data"):
-            data = os.path.join(out, name)
-            for sort in ("dso", "dso,sym"):
-                r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                                    "--sort", sort], capture_output=True, text=True)
-                with open(f"{data[:-5]}.{sort.replace(',', '-')}.txt", "w") as f:
-                    f.write(r.stdout)
-    print(f"  perf profiles of the {n}-node plan's provider processes in {out}")
+    data = os.path.join(out, f"plan-{n}.data")
+    tf.run(d, "plan", prefix=("perf", "record", "-q", "-F", "4999", "-o", data, "--"))
+    for sort in ("comm,dso", "dso,sym"):
+        r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                            "--sort", sort], capture_output=True, text=True)
+        with open(f"{data[:-5]}.{sort.replace(',', '-')}.txt", "w") as f:
+            f.write(r.stdout)
+    print(f"  perf profile of one {n}-node plan (terraform and its providers) in {out}")
 
 
 def print_cpu_table(plans):
-    print("\nwhere plan time goes: ratios to N terraform_data, medians; provider CPU from the"
-          " wrapped plans")
-    print(f"{'N':>5}{'nodes wall':>12}{'cluster wall':>14}{'nodes CPU':>11}{'cluster CPU':>13}"
-          f"{'provider s':>12}{'total s':>9}{'share':>7}{'cl. share':>11}")
+    print("\nwhere plan time goes (medians; ratios to N terraform_data; CPU = terraform's total"
+          " with children;\nprovider = the provider processes, from the wrapped plans;"
+          " tf side = total - provider)")
+    print(f"{'N':>5}{'nodes wall':>11}{'cluster wall':>13}{'nodes CPU':>10}{'cluster CPU':>12}"
+          f"{'provider s':>11}{'total s':>8}{'share':>6}{'tf side s':>10}{'tf side/floor':>14}"
+          f"{'cl. share':>10}")
     for p in plans:
         w, c = p["plans"]["nodes_wrapped"], p["plans"]["cluster_wrapped"]
-        print(f"{p['n']:>5}{p['ratio']:>12.2f}{p['cluster_ratio']:>14.2f}{p['cpu_ratio']:>11.2f}"
-              f"{p['cluster_cpu_ratio']:>13.2f}{w['provider_cpu']:>12.3f}{w['cpu']:>9.3f}"
-              f"{100 * w['provider_share']:>6.0f}%{100 * c['provider_share']:>10.0f}%")
+        side = w["cpu"] - w["provider_cpu"]
+        p["terraform_side_cpu"] = side
+        p["terraform_side_ratio"] = side / p["plans"]["floor"]["cpu"]
+        print(f"{p['n']:>5}{p['ratio']:>11.2f}{p['cluster_ratio']:>13.2f}{p['cpu_ratio']:>10.2f}"
+              f"{p['cluster_cpu_ratio']:>12.2f}{w['provider_cpu']:>11.3f}{w['cpu']:>8.3f}"
+              f"{100 * w['provider_share']:>5.0f}%{side:>10.3f}{p['terraform_side_ratio']:>14.2f}"
+              f"{100 * c['provider_share']:>9.0f}%")
 
 
 def main():
