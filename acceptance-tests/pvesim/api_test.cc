@@ -204,6 +204,14 @@ TEST_CASE("privilege-separated tokens get only their own ACL") {
   CHECK(r.status == 403);
   CHECK(r.reason == "Permission check failed (/nodes/pve1, Sys.Audit)");
   CHECK(c.Call("GET", "/nodes/pve1/storage").data().size() == 2);
+  // What the token may do, as clients ask before acting.
+  r = c.Call("GET", "/access/permissions", {{"path", "/vms/9000"}});
+  REQUIRE(r.status == 200);
+  CHECK(r.data()["/vms/9000"].contains("VM.Audit"));
+  CHECK_FALSE(r.data()["/vms/9000"].contains("VM.Clone"));
+  r = c.Call("GET", "/access/permissions", {{"path", "/vms/9001"}});
+  CHECK(r.data()["/vms/9001"].empty());
+  CHECK(c.Call("GET", "/access/permissions", {{"userid", "root@pam"}}).status == 403);
 }
 
 TEST_CASE("envelope and error shapes") {

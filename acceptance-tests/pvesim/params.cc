@@ -169,6 +169,7 @@ std::vector<MethodDef> BuildTable() {
        "/cluster/ha/resources/{sid}",
        {Str("sid").Required().Format("pve-ha-resource-or-vm-id")}},
       {"GET", "/access/domains", {}},
+      {"GET", "/access/permissions", {Str("path"), Str("userid")}},
       {"GET", "/access/ticket", {}},
       {"POST",
        "/access/ticket",

@@ -305,6 +305,7 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   add("GET", "/cluster/nextid", &Simulator::GetNextId);
   add("GET", "/cluster/ha/resources/{sid}", &Simulator::GetHaResource);
   add("GET", "/access/domains", &Simulator::GetDomains);
+  add("GET", "/access/permissions", &Simulator::GetPermissions);
   add("GET", "/access/ticket", &Simulator::GetTicket);
   add("POST", "/access/ticket", &Simulator::PostTicket);
   add("GET", "/nodes/{node}/qemu", &Simulator::ListVms);
@@ -714,8 +715,7 @@ HttpResponse Simulator::Handle(const HttpRequest& request) {
   {
     std::lock_guard<std::mutex> lock(fault_mu_);
     for (const FaultSpec& f : options_.faults) {
-      if (f.kind == FaultSpec::Kind::kLatency &&
-          request.path.find(f.path) != std::string::npos &&
+      if (f.kind == FaultSpec::Kind::kLatency && request.path.find(f.path) != std::string::npos &&
           std::uniform_real_distribution<double>(0, 1)(fault_rng_) < f.probability) {
         latency += f.latency_s;
       }

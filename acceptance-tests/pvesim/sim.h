@@ -180,6 +180,7 @@ class Simulator {
   Result GetNextId(Request& r);
   Result GetHaResource(Request& r);
   Result GetDomains(Request& r);
+  Result GetPermissions(Request& r);
   Result GetTicket(Request& r);
   Result PostTicket(Request& r);
   Result ListVms(Request& r);

@@ -183,6 +183,31 @@ Simulator::Result Simulator::GetDomains(Request&) {
        {{"realm", "pve"}, {"type", "pve"}, {"comment", "Proxmox VE authentication server"}}}));
 }
 
+// The caller's own effective privileges (PVE also lets Sys.Audit holders ask
+// for others; pvesim answers only for the caller). Without `path`, PVE dumps
+// every ACL path; pvesim dumps "/" and the common roots, which is what clients
+// look at.
+Simulator::Result Simulator::GetPermissions(Request& r) {
+  std::string userid = r.Get("userid");
+  std::string self = r.who.via_token() ? r.who.TaskUser() : r.who.userid;
+  if (!userid.empty() && userid != self && userid != r.who.userid) {
+    return Result::Fail(403, "Permission check failed (/access, Sys.Audit)");
+  }
+  std::vector<std::string> paths;
+  if (r.Has("path")) {
+    paths.push_back(r.Get("path"));
+  } else {
+    paths = {"/", "/vms", "/storage", "/pool", "/nodes", "/sdn", "/access"};
+  }
+  json out = json::object();
+  for (const auto& path : paths) {
+    json privs = json::object();
+    for (const auto& p : auth_->Privileges(r.who, path)) privs[p] = 1;
+    out[path] = privs;
+  }
+  return Result::Ok(out);
+}
+
 Simulator::Result Simulator::GetTicket(Request&) { return Result::Ok(nullptr); }
 
 Simulator::Result Simulator::PostTicket(Request& r) {

@@ -676,12 +676,14 @@ class ClusterSnapshot {
         if (!target.HasValue() || t.node == target.AsString()) used.push_back(t);
       }
       if (auto storage = disk.GetString("storage"); storage && !used.empty()) {
-        const auto& have = Storages(c, used.front().node);
-        if (!have.empty() && !have.contains(*storage)) {
+        // Asked by id: a listing shows only the storages the token may use.
+        const std::string& node = used.front().node;
+        auto st = c.Call("GET", "/nodes/" + node + "/storage/" + *storage + "/status");
+        if (!st.ok() && pve::Client::IsNotFound(st.status())) {
+          std::string have = Join(Storages(c, node), ", ");
           diags.AddError("Unknown storage",
-                         "Storage \"" + *storage + "\" does not exist on " + used.front().node +
-                             "; it has " +
-                             Join(std::vector<std::string>(have.begin(), have.end()), ", ") + ".",
+                         "Storage \"" + *storage + "\" does not exist on " + node +
+                             (have.empty() ? std::string(".") : "; it has " + have + "."),
                          AttributePath("disk").Attr("storage"));
         }
       }
@@ -693,19 +695,16 @@ class ClusterSnapshot {
       }
     }
     if (auto pool = plan.GetString("pool")) {
-      if (!pools_) pools_ = FetchPools(c);
-      if (pools_->ok() && !(*pools_)->contains(*pool)) {
-        const auto& all = **pools_;
-        diags.AddError(
-            "Unknown pool",
-            "Pool \"" + *pool + "\" does not exist; " +
-                (all.empty() ? std::string("there are no pools")
-                             : "the pools are " +
-                                   Join(std::vector<std::string>(all.begin(), all.end()), ", ")) +
-                ". Create it first (pveum pool add).",
-            AttributePath("pool"));
+      // Asked by id: a listing shows only the pools the token may audit.
+      auto found = c.Call("GET", "/pools", {{"poolid", *pool}});
+      if (!found.ok() && pve::Client::IsNotFound(found.status())) {
+        diags.AddError("Unknown pool",
+                       "Pool \"" + *pool + "\" does not exist. Create it first (pveum pool add " +
+                           *pool + ").",
+                       AttributePath("pool"));
       }
     }
+    if (!holders.empty()) CheckPrivileges(c, plan, holders, target, diags);
   }
 
  private:
@@ -715,8 +714,7 @@ class ClusterSnapshot {
     node_names_.clear();
     online_.clear();
     vms_.clear();
-    storages_.clear();
-    pools_.reset();
+    permissions_.clear();
     auto version = c.Version();
     reach_ = version.ok() ? Status::Ok() : version.status();
     if (!reach_.ok()) return;
@@ -736,23 +734,77 @@ class ClusterSnapshot {
     std::sort(node_names_.begin(), node_names_.end());
   }
 
-  const std::set<std::string>& Storages(pve::Client& c, const std::string& node) {
-    auto it = storages_.find(node);
-    if (it != storages_.end()) return it->second;
-    std::set<std::string>& out = storages_[node];
+  static std::vector<std::string> Storages(pve::Client& c, const std::string& node) {
+    std::vector<std::string> out;
     auto list = c.Call("GET", "/nodes/" + node + "/storage");
     if (list.ok() && list->is_array()) {
-      for (const auto& s : *list) out.insert(pve::JsonString(s.value("storage", json())));
+      for (const auto& s : *list) out.push_back(pve::JsonString(s.value("storage", json())));
     }
+    std::sort(out.begin(), out.end());
     return out;
   }
 
-  static StatusOr<std::set<std::string>> FetchPools(pve::Client& c) {
-    PVEK8S_ASSIGN_OR_RETURN(json list, c.Call("GET", "/pools"));
-    std::set<std::string> out;
-    if (list.is_array()) {
-      for (const auto& p : list) out.insert(pve::JsonString(p.value("poolid", json())));
+  // The privileges a create needs (clone, configure, grow, start), checked
+  // with the caller's own effective privileges so that every missing one is
+  // named at once. Skipped when Proxmox will not say.
+  void CheckPrivileges(pve::Client& c, const Value& plan, const std::vector<TemplateRef>& holders,
+                       const Value& target, Diagnostics& diags) {
+    const TemplateRef* source = &holders.front();
+    for (const auto& t : holders) {
+      if (target.HasValue() && t.node == target.AsString()) source = &t;
     }
+    std::vector<std::pair<std::string, std::vector<std::string>>> need = {
+        {"/vms/" + std::to_string(source->vmid), {"VM.Clone"}}};
+    auto vmid = plan.GetInt("vmid");
+    std::string vm_path = vmid ? "/vms/" + std::to_string(*vmid) : "/vms";
+    need.push_back(
+        {vm_path,
+         {"VM.Allocate", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
+          "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt"}});
+    auto storage = plan.Attr("disk").GetString("storage");
+    if (storage && plan.GetBool("full_clone").value_or(true)) {
+      need.push_back({"/storage/" + *storage, {"Datastore.AllocateSpace"}});
+    }
+    auto pool = plan.GetString("pool");
+    std::vector<std::string> missing;
+    for (const auto& [path, privs] : need) {
+      auto have = Permissions(c, path);
+      if (!have.ok()) return;
+      std::set<std::string> all = *have;
+      if (pool && path == vm_path) {
+        // A VM made in a pool also gets the pool's privileges.
+        auto via_pool = Permissions(c, "/pool/" + *pool);
+        if (via_pool.ok()) all.insert(via_pool->begin(), via_pool->end());
+      }
+      std::vector<std::string> lack;
+      for (const auto& p : privs) {
+        if (!all.contains(p)) lack.push_back(p);
+      }
+      if (!lack.empty()) missing.push_back(Join(lack, ", ") + " on " + path);
+    }
+    if (missing.empty()) return;
+    std::string who = c.options().token_id.empty() ? "user " + c.options().username
+                                                   : "API token " + c.options().token_id;
+    diags.AddError("Missing privileges",
+                   "The " + who + " lacks " + Join(missing, "; ") +
+                       ". Grant them, e.g. the PVEVMAdmin role on /vms and PVEDatastoreUser on "
+                       "the storage (pveum acl modify), or, for a privilege-separated token, "
+                       "give the token itself those roles.");
+  }
+
+  StatusOr<std::set<std::string>> Permissions(pve::Client& c, const std::string& path) {
+    auto it = permissions_.find(path);
+    if (it != permissions_.end()) return it->second;
+    auto got = c.Call("GET", "/access/permissions", {{"path", path}});
+    StatusOr<std::set<std::string>> out = got.status();
+    if (got.ok()) {
+      std::set<std::string> privs;
+      if (got->is_object() && got->contains(path) && (*got)[path].is_object()) {
+        for (const auto& [priv, v] : (*got)[path].items()) privs.insert(priv);
+      }
+      out = std::move(privs);
+    }
+    permissions_.emplace(path, out);
     return out;
   }
 
@@ -776,8 +828,7 @@ class ClusterSnapshot {
   std::vector<std::string> node_names_;
   std::set<std::string> online_;
   std::map<std::string, std::vector<pve::VmSummary>> vms_;
-  std::map<std::string, std::set<std::string>> storages_;
-  std::optional<StatusOr<std::set<std::string>>> pools_;
+  std::map<std::string, StatusOr<std::set<std::string>>> permissions_;
 };
 
 // ---------------------------------------------------------------------------
