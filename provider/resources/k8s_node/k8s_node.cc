@@ -48,7 +48,10 @@ framework::Schema NodeSchema() {
       "A Kubernetes node: a VM cloned from a cloud-init template, configured, started, and "
       "reachable at a known address. Creates are safe at any parallelism (VM ids cannot "
       "collide, template/storage lock timeouts are retried), and the provider only stops or "
-      "deletes VMs that carry its ownership marker.";
+      "deletes VMs that carry its ownership marker. A create plan checks the cluster (connection, "
+      "template, nodes, vmid, storage, pool, privileges) so mistakes show at plan. An apply "
+      "killed halfway leaves nothing behind: the next apply from the same working directory "
+      "resumes the half-made VM or deletes it. Refresh never waits on a guest agent.";
   s.block.attributes = {
       {.name = "id",
        .type = Type::String(),
