@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from node_scaling import Pvesim, Terraform, nodes_config, provider_block  # noqa: E402
 
