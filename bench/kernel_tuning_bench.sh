@@ -1,9 +1,11 @@
 #!/bin/bash
 # One gcid.k8s.kernel_tuning task against the equivalent Python-module tasks
 # (ansible.posix.sysctl, community.general.modprobe, swap commands) on the same
-# three namespace test hosts, in the same run, rounds interleaved.
+# namespace test hosts (three by default), in the same run, rounds interleaved.
 #
-#   bench/kernel_tuning_bench.sh [ROUNDS]        (default 3; needs root)
+#   bench/kernel_tuning_bench.sh [ROUNDS [HOSTS]]   (defaults 3 and 3; needs root)
+#
+# HOSTS may be a comma-separated list (e.g. 3,10): one run per host count.
 #
 # Uses the collection tarball of build-ansible (override with
 # PVEK8S_COLLECTION_TARBALL). Every timed run starts from fresh hosts
@@ -19,6 +21,11 @@
 # baseline is, if anything, measured slightly fast.
 set -euo pipefail
 rounds=${1:-3}
+hosts=${2:-3}
+if [[ $hosts == *,* ]]; then
+  for n in ${hosts//,/ }; do bash "$0" "$rounds" "$n"; done
+  exit 0
+fi
 root=$(cd "$(dirname "$0")/.." && pwd -P)
 testhosts=$root/acceptance-tests/hosts/testhosts
 tarball=${PVEK8S_COLLECTION_TARBALL:-$(ls "$root"/build-ansible/modules/collection/gcid-k8s-*.tar.gz 2>/dev/null | head -1)}
@@ -27,7 +34,7 @@ tarball=${PVEK8S_COLLECTION_TARBALL:-$(ls "$root"/build-ansible/modules/collecti
 lab=$(mktemp -d /tmp/pvek8s-bench.XXXXXX)
 cleanup() { "$testhosts" down "$lab" >/dev/null 2>&1 || true; rm -rf "$lab"; }
 trap cleanup EXIT
-"$testhosts" up "$lab" 3 >/dev/null
+"$testhosts" up "$lab" "$hosts" >/dev/null
 export LC_ALL=C.UTF-8 ANSIBLE_NOCOLOR=1 ANSIBLE_COLLECTIONS_PATH=$lab/collections
 ANSIBLE_HOME=$lab/ansible-home ansible-galaxy collection install --offline -p "$lab/collections" "$tarball" >/dev/null
 # ansible.posix and community.general come with Debian's ansible package.
@@ -72,7 +79,8 @@ YAML
 # Asserts that a variant left every host fully prepared.
 verify() {
   local h out
-  for h in h1 h2 h3; do
+  for ((i = 1; i <= hosts; i++)); do
+    h=h$i
     out=$("$testhosts" exec "$lab" "$h" sh -c 'cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo 1; cat /proc/sys/fs/inotify/max_user_instances /proc/sys/fs/inotify/max_user_watches; tail -n +2 /proc/swaps | wc -l; grep -c "^#.*swap" /etc/fstab; grep -c "inotify" /etc/sysctl.d/90-k8s.conf')
     [[ $(echo $out) == "1 1 1280 655360 0 1 2" ]] || { echo "$1 left $h unprepared: $(echo $out)" >&2; exit 1; }
   done
@@ -92,10 +100,10 @@ for ((r = 1; r <= rounds; r++)); do
   echo "round $r of $rounds done" >&2
 done
 
-python3 - "$lab" "$rounds" <<'PY'
+python3 - "$lab" "$rounds" "$hosts" <<'PY'
 import json, statistics, sys
 from datetime import datetime
-lab, rounds = sys.argv[1], int(sys.argv[2])
+lab, rounds, hosts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 wall = {"ours": [], "baseline": []}
 for line in open(f"{lab}/times"):
     v, r, s, e = line.split()
@@ -110,7 +118,7 @@ def tasks(variant):
             d = t["task"]["duration"]
             per.setdefault(t["task"]["name"], []).append(ts(d["end"]) - ts(d["start"]))
     return per
-print(f"kernel_tuning bench: 3 hosts, {rounds} interleaved rounds, median seconds (wall of ansible-playbook)")
+print(f"kernel_tuning bench: {hosts} hosts, {rounds} interleaved rounds, median seconds (wall of ansible-playbook)")
 for v in ("baseline", "ours"):
     print(f"\n{v}: {statistics.median(wall[v]):.2f} s  (runs: {', '.join(f'{x:.2f}' for x in wall[v])})")
     for name, ds in tasks(v).items():
