@@ -578,11 +578,15 @@ StatusOr<nlohmann::json> ToJson(const Value& v, const Type& type) {
     case Type::Kind::kObject: {
       nlohmann::json obj = nlohmann::json::object();
       for (const auto& [k, e] : v.Entries()) {
-        const Type* et = &type.element();
+        // element() only for a map: an object has no element type (and
+        // dereferencing its null pointer is undefined even when unused).
+        const Type* et = nullptr;
         if (type.kind() == Type::Kind::kObject) {
           auto it = type.attributes().find(k);
           if (it == type.attributes().end()) continue;
           et = &it->second;
+        } else {
+          et = &type.element();
         }
         PVEK8S_ASSIGN_OR_RETURN(nlohmann::json ej, ToJson(e, *et));
         obj[k] = std::move(ej);

@@ -161,6 +161,17 @@ TEST_CASE("state JSON, pretty or compact, decodes to the same value") {
   CHECK(dyn->AsString() == "v");
 }
 
+// Found by UBSan in .ci/sanitize: encoding an object to JSON took a reference
+// to the object type's (null) element type before looking at the attributes.
+TEST_CASE("objects and maps encode to JSON through their own element types") {
+  Type obj = Type::Object({{"n", Type::Number()}, {"m", Type::Map(Type::String())}});
+  Value v = Value::Object(
+      obj, {{"n", Value::Int(7)}, {"m", Value::Map(Type::String(), {{"k", Value::String("v")}})}});
+  auto j = EncodeJson(v, obj);
+  REQUIRE(j.ok());
+  CHECK(*j == nlohmann::json{{"n", 7}, {"m", {{"k", "v"}}}});
+}
+
 TEST_CASE("type JSON matches Terraform's schema encoding") {
   Type t = Type::Object({{"a", Type::List(Type::String())}, {"b", Type::Number()}});
   CHECK(t.ToJson().dump() == R"(["object",{"a":["list","string"],"b":"number"}])");
