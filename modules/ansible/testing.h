@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -60,6 +61,18 @@ inline bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
+
+// Module binaries are static and stripped, except in sanitizer builds
+// (PVEK8S_SANITIZED_BUILD, see modules/CMakeLists.txt): the sanitizer runtime
+// needs the dynamic loader, and reports need symbols. Tests check the shape
+// the build promises, and allow an instrumented binary four times the size.
+#ifdef PVEK8S_SANITIZED_BUILD
+inline constexpr bool kStaticModuleBinaries = false;
+inline constexpr size_t kModuleBinaryMaxBytes = 12u * 1024 * 1024;
+#else
+inline constexpr bool kStaticModuleBinaries = true;
+inline constexpr size_t kModuleBinaryMaxBytes = 3u * 1024 * 1024;
+#endif
 
 // True when `path` is a 64-bit ELF executable without a program interpreter
 // or dynamic section, i.e. statically linked: it needs no glibc of any version.
