@@ -154,11 +154,24 @@ Result Body(Module& m) {
   return r;
 }
 
+// A directory for the args file: under $TMPDIR, else /dev/shm (memory, as
+// every input writes a file), else /tmp. Removed when the run ends normally.
+std::string g_dir;
+
+void RemoveDir() {
+  ::unlink((g_dir + "/args").c_str());
+  ::rmdir(g_dir.c_str());
+}
+
 std::string TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (base ? base : "/tmp");
+  std::string tmpl = base != nullptr && *base != '\0'  ? base
+                     : ::access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                       : "/tmp";
   tmpl += "/ansible_args_fuzz-XXXXXX";
   Check(::mkdtemp(tmpl.data()) != nullptr);
+  g_dir = tmpl;
+  std::atexit(RemoveDir);
   return tmpl;
 }
 
