@@ -196,6 +196,15 @@ int main() {
   Stats net = Summarize(e2e);
   std::printf("%-44s %8.0fus %8.0fus %8.0fus\n", "same round trip over HTTPS (client view)",
               net.median_us, net.p95_us, net.mean_us);
+  // Requests per second one client connection gets: the round trip is five
+  // requests (clone, task status, config, start, task status), and GETs of a
+  // config and of /cluster/resources are what refreshes and placement make.
+  std::printf("%-44s %8.0f req/s\n", "  one HTTPS connection, requests per second",
+              5e6 / net.median_us);
+  std::printf("%-44s %8.0f req/s (58 VMs), %6.0f req/s (250 VMs)\n", "  server: GET config",
+              1e6 / cfg_small, 1e6 / cfg_large);
+  std::printf("%-44s %8.0f req/s (58 VMs), %6.0f req/s (250 VMs)\n",
+              "  server: GET /cluster/resources", 1e6 / res_small, 1e6 / res_large);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   (*server)->Stop();
