@@ -63,8 +63,9 @@ TEST_CASE("an item without a key is refused, as Proxmox does") {
   CHECK(PropertyString::Parse("a=1,b=")->ToString() == "a=1,b=");
 }
 
-// Found by pve_propstring_fuzz: "0.4" parsed as 0 bytes, which prints as "0"
-// and does not parse again; "1.2.3G" and ".5G" were read as 1.2G and 0.5G.
+// Seen while writing pve_propstring_fuzz's size round trip: "0.4" parsed as
+// 0 bytes, which prints as "0" and does not parse again; "1.2.3G" and ".5G"
+// were read as 1.2G and 0.5G.
 TEST_CASE("sizes follow Proxmox's grammar and are at least one byte") {
   CHECK_FALSE(ParseSize("0").ok());
   CHECK_FALSE(ParseSize("0.4").ok());
@@ -84,8 +85,9 @@ TEST_CASE("sizes follow Proxmox's grammar and are at least one byte") {
   }
 }
 
-// Found by pve_propstring_fuzz: "model=foo,macaddr=M" was written back as
-// "foo=M", which ParseNet does not read (foo is no NIC model it knows).
+// Seen while writing pve_propstring_fuzz's NIC round trip: "model=foo,macaddr=M"
+// was written back as "foo=M", which ParseNet does not read (foo is no NIC
+// model it knows).
 TEST_CASE("net devices with an unknown model round-trip in the explicit form") {
   auto n = ParseNet("model=virtio2,macaddr=BC:24:11:2A:00:01,bridge=vmbr0");
   REQUIRE(n.ok());
