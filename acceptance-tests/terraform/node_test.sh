@@ -209,6 +209,36 @@ check "the error shows the expected form" output_has "<node>/<vmid>"
 cd "$TEST_ROOT/import-src"
 expect_exit 0 "destroy the imported VM from its origin" tf destroy -auto-approve
 
+# --- a replacement keeps a fixed vmid ----------------------------------------------
+# Terraform plans the new object of a replacement as a create: the plan-time
+# check for a vmid in use must not mistake the node being replaced for a conflict.
+cd "$(new_workdir fixed-vmid)"
+fixed_vmid() {
+  provider_block
+  cat <<CFG
+resource "proxmox_k8s_node" "fixed" {
+  name        = "fixedid"
+  target_node = "pve2"
+  vmid        = 777
+  template    = "ubuntu-2204-template"
+  full_clone  = $1
+  network {}
+  ip {
+    address = "10.40.0.7/16"
+  }
+}
+CFG
+}
+fixed_vmid true >main.tf
+expect_exit 0 "init (fixed vmid)" tf init
+expect_exit 0 "apply a node with vmid 777" tf apply -auto-approve
+fixed_vmid false >main.tf
+expect_exit 0 "replacing it keeps vmid 777" tf apply -auto-approve
+check "the replacement was a linked clone with the same id" \
+  bash -c "terraform show -json | grep -q '\"vmid\":777'"
+expect_exit 0 "then the plan is empty" tf plan -detailed-exitcode
+expect_exit 0 "destroy (fixed vmid)" tf destroy -auto-approve
+
 # --- bad inputs ----------------------------------------------------------------------
 cd "$(new_workdir bad)"
 bad_node() {

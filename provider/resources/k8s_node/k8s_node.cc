@@ -668,7 +668,7 @@ class ClusterSnapshot {
     if (auto vmid = plan.GetInt("vmid")) {
       for (const auto& [node, vms] : vms_) {
         for (const auto& vm : vms) {
-          if (vm.vmid != *vmid || ResumableBy(c, node, vm, plan)) continue;
+          if (vm.vmid != *vmid || SameNodeMaybe(c, node, vm, plan)) continue;
           diags.AddError("VM id in use",
                          "VM id " + std::to_string(*vmid) + " is already used by " +
                              (vm.name.empty() ? std::string("a VM") : "\"" + vm.name + "\"") +
@@ -816,17 +816,19 @@ class ClusterSnapshot {
     return out;
   }
 
-  // A VM an interrupted apply of this very node left behind: the create will
-  // resume it, so its id is not "in use".
-  static bool ResumableBy(pve::Client& c, const std::string& node, const pve::VmSummary& vm,
-                          const Value& plan) {
+  // A pvek8s VM with the planned name may be this very node: the one a
+  // replacement deletes first (Terraform plans the new object of a
+  // replacement as a create, without the prior state), or the one an
+  // interrupted apply left behind, which the create resumes. Its id is not
+  // "in use" at plan time; a real conflict still fails the clone.
+  static bool SameNodeMaybe(pve::Client& c, const std::string& node, const pve::VmSummary& vm,
+                            const Value& plan) {
     auto name = plan.GetString("name");
     if (!name || vm.name != *name) return false;
     auto conf = c.GetConfig(node, vm.vmid);
     if (!conf.ok()) return false;
     std::string user;
-    auto marker = ParseMarker(pve::JsonString(conf->value("description", json())), &user);
-    return marker && marker->pending && marker->origin == CreateOrigin(*name);
+    return ParseMarker(pve::JsonString(conf->value("description", json())), &user).has_value();
   }
 
   std::mutex mu_;
