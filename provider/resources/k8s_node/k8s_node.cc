@@ -529,6 +529,18 @@ IdLedger& Ledger() {
   return *l;
 }
 
+// Keeps an id in the ledger until the end of a scope.
+class LedgerHold {
+ public:
+  explicit LedgerHold(int64_t id) : id_(id) {}
+  LedgerHold(const LedgerHold&) = delete;
+  LedgerHold& operator=(const LedgerHold&) = delete;
+  ~LedgerHold() { Ledger().Release(id_); }
+
+ private:
+  int64_t id_;
+};
+
 struct TemplateRef {
   std::string node;
   int64_t vmid = 0;
@@ -543,6 +555,27 @@ struct NamedVm {
   bool cloning = false;
 };
 
+// Whether `vm` is the template `tmpl` names: its vmid when `tmpl` is all
+// digits, else its name.
+bool IsTemplate(const pve::VmSummary& vm, const std::string& tmpl) {
+  bool numeric = !tmpl.empty() && tmpl.find_first_not_of("0123456789") == std::string::npos;
+  return vm.template_ && (numeric ? std::to_string(vm.vmid) == tmpl : vm.name == tmpl);
+}
+
+Status TemplateNotFound(const std::string& tmpl) {
+  return NotFoundError("no template \"" + tmpl + "\" on any online node");
+}
+
+// Clones are made where the template is: `node` must hold one.
+void AddTemplateNotOnNode(Diagnostics& diags, const std::string& tmpl, const std::string& node) {
+  diags.AddError("Template not on the target node",
+                 "Template \"" + tmpl + "\" is not on node " + node +
+                     "; clones are made on the node that holds the template.",
+                 AttributePath("template"));
+}
+
+constexpr char kNoPlacement[] = "none of the candidate nodes is online and holds the template";
+
 // Finds `tmpl` (a name or a vmid) on every online node. With `named`, also
 // collects the VMs called `vm_name` and the VMs being cloned on those nodes
 // (from the same listings).
@@ -551,7 +584,6 @@ StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::stri
                                                  std::vector<NamedVm>* named = nullptr) {
   PVEK8S_ASSIGN_OR_RETURN(auto nodes, c.Nodes());
   std::vector<TemplateRef> found;
-  bool numeric = !tmpl.empty() && tmpl.find_first_not_of("0123456789") == std::string::npos;
   for (const auto& n : nodes) {
     if (n.status != "online") continue;
     auto vms = c.ListVms(n.name);
@@ -564,14 +596,10 @@ StatusOr<std::vector<TemplateRef>> FindTemplates(pve::Client& c, const std::stri
         }
         continue;
       }
-      if ((numeric && std::to_string(vm.vmid) == tmpl) || (!numeric && vm.name == tmpl)) {
-        found.push_back({n.name, vm.vmid, vm.name});
-      }
+      if (IsTemplate(vm, tmpl)) found.push_back({n.name, vm.vmid, vm.name});
     }
   }
-  if (found.empty()) {
-    return NotFoundError("no template \"" + tmpl + "\" on any online node");
-  }
+  if (found.empty()) return TemplateNotFound(tmpl);
   return found;
 }
 
@@ -612,18 +640,13 @@ class ClusterSnapshot {
     const Value& tmpl_v = plan.Attr("template");
     if (tmpl_v.HasValue()) {
       std::string tmpl = tmpl_v.AsString();
-      bool numeric = tmpl.find_first_not_of("0123456789") == std::string::npos;
       for (const auto& [node, vms] : vms_) {
         for (const auto& vm : vms) {
-          if (vm.template_ &&
-              ((numeric && std::to_string(vm.vmid) == tmpl) || (!numeric && vm.name == tmpl))) {
-            holders.push_back({node, vm.vmid, vm.name});
-          }
+          if (IsTemplate(vm, tmpl)) holders.push_back({node, vm.vmid, vm.name});
         }
       }
       if (holders.empty()) {
-        diags.AddError("Template not found", "no template \"" + tmpl + "\" on any online node",
-                       AttributePath("template"));
+        diags.AddStatus(TemplateNotFound(tmpl), "Template not found", AttributePath("template"));
       }
     }
     const Value& target = plan.Attr("target_node");
@@ -638,10 +661,7 @@ class ClusterSnapshot {
       } else if (!holders.empty() &&
                  std::none_of(holders.begin(), holders.end(),
                               [&](const TemplateRef& t) { return t.node == node; })) {
-        diags.AddError("Template not on the target node",
-                       "Template \"" + tmpl_v.AsString() + "\" is not on node " + node +
-                           "; clones are made on the node that holds the template.",
-                       AttributePath("template"));
+        AddTemplateNotOnNode(diags, tmpl_v.AsString(), node);
       }
     }
     const Value& candidates = plan.Attr("target_nodes");
@@ -660,9 +680,7 @@ class ClusterSnapshot {
                            " not in the cluster; its nodes are " + node_list + ".",
                        AttributePath("target_nodes"));
       } else if (!holders.empty() && !any) {
-        diags.AddError("No node to place the VM on",
-                       "none of the candidate nodes is online and holds the template",
-                       AttributePath("target_nodes"));
+        diags.AddError("No node to place the VM on", kNoPlacement, AttributePath("target_nodes"));
       }
     }
     if (auto vmid = plan.GetInt("vmid")) {
@@ -1114,10 +1132,7 @@ class K8sNodeResource : public framework::Resource {
       if (t.node == node) tmpl = &t;
     }
     if (!tmpl) {
-      resp.diagnostics.AddError("Template not on the target node",
-                                "Template \"" + *plan.GetString("template") + "\" is not on node " +
-                                    node + "; clones are made on the node that holds the template.",
-                                AttributePath("template"));
+      AddTemplateNotOnNode(resp.diagnostics, *plan.GetString("template"), node);
       resp.state = Value();
       return;
     }
@@ -1168,10 +1183,7 @@ class K8sNodeResource : public framework::Resource {
     resp.state = plan;
     // Until Create returns, a Create of the same name in this process must
     // not take this pending VM for an interrupted one.
-    std::unique_ptr<int64_t, void (*)(int64_t*)> hold(new int64_t(*vmid), [](int64_t* id) {
-      Ledger().Release(*id);
-      delete id;
-    });
+    LedgerHold hold(*vmid);
 
     Status s = Configure(c, node, *vmid, Value(), plan, marker, deadline);
     if (s.ok() && plan.GetBool("started").value_or(true)) {
@@ -1409,7 +1421,7 @@ class K8sNodeResource : public framework::Resource {
       }
     }
     if (best.empty()) {
-      return NotFoundError("none of the candidate nodes is online and holds the template");
+      return NotFoundError(kNoPlacement);
     }
     auto& reserved = Pending().by_node[best];
     reserved.first += memory_mib << 20;
