@@ -21,24 +21,13 @@ TOKEN="$PVE_TOKEN_ID=$PVE_TOKEN_SECRET"
 # config PREFIX [IP_TIMEOUT]: NODES nodes named PREFIX0..
 config() {
   provider_block
-  cat <<CFG
-resource "proxmox_k8s_node" "n" {
-  count        = $NODES
-  name         = "$1\${count.index}"
-  target_nodes = ["pve1", "pve2", "pve3"]
-  template     = "ubuntu-2204-template"
-  network {}
+  spread_nodes "$NODES" "$1" "10.30.$SCENARIO.\${count.index + 10}/16" "\
   disk {
-    size = "4G" # grown while configuring: a phase long enough to be caught
-  }
-  ip {
-    address = "10.30.$SCENARIO.\${count.index + 10}/16"
+    size = \"4G\" # grown while configuring: a phase long enough to be caught
   }
   wait_for_ip {
-    timeout = "${2:-2m}"
-  }
-}
-CFG
+    timeout = \"${2:-2m}\"
+  }"
 }
 
 # run_killed PHASE TARGET SIGNAL COMMAND...: runs terraform COMMAND in its own
@@ -65,11 +54,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' terraform "$@" -no-color -input=false \
 # no_provider_left: no provider process outlives a killed terraform (go-plugin
 # servers exit when their parent dies).
 no_provider_left() {
-  local deadline=$((SECONDS + 20))
-  while pgrep -f "$TEST_ROOT/.*terraform-provider-proxmox" >/dev/null; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
+  wait_no_process "$TEST_ROOT/.*terraform-provider-proxmox" 20
 }
 
 # converged: state and pvesim agree for this scenario's VMs.

@@ -14,7 +14,6 @@ import random
 import signal
 import ssl
 import sys
-import time
 import urllib.request
 
 url, token, prefix, phase, target, tf_pid, sig, seed = sys.argv[1:9]
@@ -97,6 +96,5 @@ while alive(tf_pid):
             print(f"sent {sig.name} to {target} (pid {victim}) during {phase}"
                   f" after {seen} observation(s)")
             sys.exit(0)
-    time.sleep(0.02)  # polling interval, not synchronisation: we wait on a condition
 print(f"terraform ended before phase {phase} was seen", file=sys.stderr)
 sys.exit(1)

@@ -15,29 +15,21 @@ pvesim_start "$PVESIM" campaign --seed "$SEED" \
 
 cd "$(new_workdir campaign)"
 provider_block >main.tf
-cat >>main.tf <<CFG
-resource "proxmox_k8s_node" "n" {
-  count        = $NODES
-  name         = "fault\${count.index}"
-  target_nodes = ["pve1", "pve2", "pve3"]
-  template     = "ubuntu-2204-template"
-  network {}
-  ip {
-    address = "10.20.\${floor(count.index / 200)}.\${count.index % 200 + 10}/16"
-  }
-}
-CFG
+spread_nodes "$NODES" fault '10.20.${floor(count.index / 200)}.${count.index % 200 + 10}/16' >>main.tf
 expect_exit 0 "init" tf init
 
-applies=0
+# until_ok COMMAND: runs `tf COMMAND -auto-approve -parallelism=10` up to 3
+# times until it succeeds; sets RUNS, fails when none did.
+until_ok() {
+  for ((RUNS = 1; RUNS <= 3; RUNS++)); do
+    tf "$1" -auto-approve -parallelism=10 >"$1-$RUNS.log" 2>&1 && return 0
+  done
+  return 1
+}
+
 converged=0
-for ((applies = 1; applies <= 3; applies++)); do
-  if tf apply -auto-approve -parallelism=10 >"apply-$applies.log" 2>&1; then
-    converged=1
-    break
-  fi
-done
-echo "# converged after $applies apply run(s) (seed $SEED, $NODES nodes)"
+until_ok apply && converged=1
+echo "# converged after $RUNS apply run(s) (seed $SEED, $NODES nodes)"
 check "converged in at most 3 applies" test "$converged" = 1
 expect_exit 0 "plan after convergence is empty" tf plan -detailed-exitcode
 
@@ -51,14 +43,7 @@ check "no duplicate VM ids" grep -q "^duplicates 0$" report.txt
 check "no VM in pvesim missing from state (orphans)" grep -q "^orphans 0$" report.txt
 check "no state entry without a VM" grep -q "^missing 0$" report.txt
 
-destroyed=0
-for ((i = 1; i <= 3; i++)); do
-  if tf destroy -auto-approve -parallelism=10 >"destroy-$i.log" 2>&1; then
-    destroyed=1
-    break
-  fi
-done
-check "destroy converged" test "$destroyed" = 1
+check "destroy converged" until_ok destroy
 terraform show -json >state.json
 report >report-after.txt
 check "pvesim holds only the templates afterwards" grep -q "^pvesim 0$" <(sed -n 's/^state [0-9]* //p' report-after.txt)

@@ -99,6 +99,47 @@ output_has() {
   grep -qF -- "$1" "$TEST_ROOT/last.out"
 }
 
+# spread_nodes COUNT NAME ADDRESS [EXTRA]: COUNT proxmox_k8s_node "n" named
+# NAME<index>, placed over pve1-3 from the lab's template, with ip.address
+# ADDRESS (HCL may use count.index) and EXTRA blocks inside the resource.
+spread_nodes() {
+  cat <<CFG
+resource "proxmox_k8s_node" "n" {
+  count        = $1
+  name         = "$2\${count.index}"
+  target_nodes = ["pve1", "pve2", "pve3"]
+  template     = "ubuntu-2204-template"
+  network {}
+  ip {
+    address = "$3"
+  }
+${4:-}
+}
+CFG
+}
+
+# wait_no_process PATTERN SECONDS: every process whose command line matches
+# PATTERN is gone within SECONDS, waited for on pidfds (no polling).
+wait_no_process() {
+  python3 - "$1" "$2" <<'PY'
+import os, select, subprocess, sys, time
+pids = subprocess.run(["pgrep", "-f", sys.argv[1]], capture_output=True, text=True).stdout.split()
+pids = [p for p in pids if int(p) != os.getpid()]  # this script's own command line matches
+deadline = time.monotonic() + float(sys.argv[2])
+for pid in pids:
+    try:
+        fd = os.pidfd_open(int(pid))
+    except ProcessLookupError:
+        continue
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    left = max(0.0, deadline - time.monotonic())
+    if not poller.poll(int(left * 1000)):
+        sys.exit(f"process {pid} still runs")
+    os.close(fd)
+PY
+}
+
 # no_drift PLANFILE: a refresh-only plan saw no change to any resource.
 # (Terraform 1.11 may still call such a plan "applyable" and exit 2 under
 # -detailed-exitcode, hashicorp/terraform#36403, so look at the drift itself.)

@@ -14,18 +14,7 @@ DATA=$PVE_DATA
 cd "$(new_workdir refresh)"
 config() {
   provider_block
-  cat <<CFG
-resource "proxmox_k8s_node" "n" {
-  count        = $NODES
-  name         = "dhcp\${count.index}"
-  target_nodes = ["pve1", "pve2", "pve3"]
-  template     = "ubuntu-2204-template"
-  network {}
-  ip {
-    address = "dhcp"
-  }
-}
-CFG
+  spread_nodes "$NODES" dhcp dhcp
 }
 config >main.tf
 expect_exit 0 "init" tf init
