@@ -95,6 +95,30 @@ struct ImportResponse {
   Diagnostics diagnostics;
 };
 
+// The contract between the framework's Server and a resource:
+//
+// Concurrency. Terraform runs up to `-parallelism` (default 10) operations at
+// once, each on its own gRPC thread, against ONE Resource object per type: Create,
+// Read, Update, Delete, ModifyPlan and ImportState of different instances
+// run concurrently and must guard any state they share. GetSchema,
+// TypeName and ValidateConfig may run concurrently with everything.
+//
+// Values. `config` holds exactly what the user wrote: null where an optional
+// attribute is left out, unknown where it depends on something not yet
+// applied (at validate and plan; never at apply). `prior_state` is null on
+// create and wholly known otherwise. The plan the framework hands to
+// ModifyPlan has defaults applied; requires-replace (the schema's
+// `requires_replace` and `requires_replace_if`) is already decided, and,
+// when the object changes, computed attributes the config leaves null are
+// unknown ("known after apply"), except `use_state_for_unknown` ones in an
+// in-place update, which keep their prior value. A resource never needs to
+// mark values unknown because of a replacement.
+//
+// After apply the Server checks what Terraform would reject: a state of
+// Create or Update that still holds unknowns is refused (an error naming the
+// first such attribute; the unknowns are saved as null so that what exists is
+// kept). Terraform itself then checks that every known planned value came
+// back unchanged.
 class Resource {
  public:
   virtual ~Resource() = default;
@@ -108,7 +132,10 @@ class Resource {
     (void)config;
     (void)diags;
   }
-  // Refines the framework's plan; not called for destroy.
+  // Refines the framework's plan; not called for destroy. May add paths to
+  // `requires_replace` (the framework's unknown marking has run already: a
+  // replacement decided only here must mark what it changes itself; prefer
+  // `requires_replace_if` in the schema).
   virtual void ModifyPlan(const PlanRequest& req, PlanResponse& resp) const {
     (void)req;
     (void)resp;

@@ -37,6 +37,15 @@ struct Attribute {
   std::optional<tftypes::Value> default_value;
   // A change to this attribute replaces the resource.
   bool requires_replace = false;
+  // A change to this attribute replaces the resource when this returns true.
+  // Called at plan time, only when the attribute's planned value differs
+  // from its prior value and the object exists; it sees the enclosing
+  // block's prior, planned (defaults applied) and configured objects, which
+  // may hold unknowns. Evaluated before computed attributes are marked
+  // unknown, so a replacement plans them unknown without the resource's help.
+  std::function<bool(const tftypes::Value& prior, const tftypes::Value& planned,
+                     const tftypes::Value& config)>
+      requires_replace_if;
   // While the resource is updated in place, a computed value keeps its prior
   // value instead of becoming "known after apply".
   bool use_state_for_unknown = false;
@@ -62,6 +71,12 @@ struct NestedBlock {
   int64_t max_items = 0;  // 0: unlimited
   // Any change inside the block replaces the resource.
   bool requires_replace = false;
+  // A change inside the block replaces the resource when this returns true;
+  // called like Attribute::requires_replace_if, with the objects of the
+  // block that holds this one.
+  std::function<bool(const tftypes::Value& prior, const tftypes::Value& planned,
+                     const tftypes::Value& config)>
+      requires_replace_if;
 };
 
 struct Schema {

@@ -123,26 +123,33 @@ Value MarkComputed(const Block& block, const Value& config, const Value& prior,
 }
 
 void FindReplacements(const Block& block, const Value& prior, const Value& planned,
-                      const AttributePath& path, std::vector<AttributePath>& out) {
+                      const Value& config, const AttributePath& path,
+                      std::vector<AttributePath>& out) {
   if (!prior.HasValue() || !planned.HasValue()) return;
   for (const auto& a : block.attributes) {
-    if (a.requires_replace && !(prior.Attr(a.name) == planned.Attr(a.name))) {
+    if (!a.requires_replace && !a.requires_replace_if) continue;
+    if (prior.Attr(a.name) == planned.Attr(a.name)) continue;
+    if (a.requires_replace || a.requires_replace_if(prior, planned, config)) {
       out.push_back(path.Attr(a.name));
     }
   }
   for (const auto& nb : block.blocks) {
     const Value& pv = prior.Attr(nb.type_name);
     const Value& nv = planned.Attr(nb.type_name);
-    if (nb.requires_replace) {
-      if (!(pv == nv)) out.push_back(path.Attr(nb.type_name));
-      continue;
+    if (nb.requires_replace || nb.requires_replace_if) {
+      if (!(pv == nv) && (nb.requires_replace || nb.requires_replace_if(prior, planned, config))) {
+        out.push_back(path.Attr(nb.type_name));
+      }
+      if (nb.requires_replace) continue;
     }
+    const Value& cv = config.Attr(nb.type_name);
     if (nb.nesting == NestedBlock::Nesting::kSingle) {
-      FindReplacements(nb.block, pv, nv, path.Attr(nb.type_name), out);
+      FindReplacements(nb.block, pv, nv, cv, path.Attr(nb.type_name), out);
     } else if (nb.nesting == NestedBlock::Nesting::kList && pv.HasValue() && nv.HasValue()) {
       size_t n = std::min(pv.Elements().size(), nv.Elements().size());
       for (size_t i = 0; i < n; ++i) {
-        FindReplacements(nb.block, pv.Elements()[i], nv.Elements()[i],
+        const Value& ce = cv.HasValue() && i < cv.Elements().size() ? cv.Elements()[i] : Value();
+        FindReplacements(nb.block, pv.Elements()[i], nv.Elements()[i], ce,
                          path.Attr(nb.type_name).Index(static_cast<int64_t>(i)), out);
       }
     }
@@ -455,7 +462,7 @@ WirePlanResponse Server::PlanResourceChange(const std::string& type_name,
   }
   Value planned = ApplyDefaults(block, cfg, proposed);
   std::vector<AttributePath> replace;
-  FindReplacements(block, prior, planned, AttributePath(), replace);
+  FindReplacements(block, prior, planned, cfg, AttributePath(), replace);
   bool changed = prior.IsNull() || !(planned == prior);
   if (changed) planned = MarkComputed(block, cfg, prior, planned, !replace.empty());
 

@@ -57,6 +57,16 @@ class ThingResource : public Resource {
                           d.AddWarning("Echo", "got " + v.AsString() + " here", p);
                         }}},
     };
+    Attribute zone{.name = "zone",
+                   .type = Type::String(),
+                   .description = "Replaces the thing unless moved to \"any\".",
+                   .optional = true};
+    zone.requires_replace_if = [](const Value& prior, const Value& planned, const Value& config) {
+      CHECK(prior.HasValue());
+      CHECK(!(prior.Attr("zone") == planned.Attr("zone")));
+      return config.GetString("zone") != std::string("any");
+    };
+    b.attributes.push_back(std::move(zone));
     b.blocks = {{.type_name = "disk",
                  .nesting = NestedBlock::Nesting::kList,
                  .block = {.attributes = {{.name = "size",
@@ -183,6 +193,39 @@ TEST_CASE("create plan: configured values kept, defaults applied, computed value
     auto del =
         f.server.ApplyResourceChange("test_thing", applied.state, d.planned_state, {}, "priv");
     CHECK(f.Read(del.state).IsNull());
+  }
+}
+
+TEST_CASE("a conditional requires-replace is decided before computed values are marked") {
+  Fixture f;
+  Value cfg = f.Config("alpha").WithAttr("zone", Value::String("a"));
+  auto plan = f.server.PlanResourceChange("test_thing", {}, f.Wire(cfg), f.Wire(cfg), "");
+  auto applied =
+      f.server.ApplyResourceChange("test_thing", {}, plan.planned_state, f.Wire(cfg), "");
+  REQUIRE_FALSE(applied.diagnostics.HasError());
+  Value s = f.Read(applied.state);
+  auto plan_zone = [&](const std::string& zone) {
+    Value c = cfg.WithAttr("zone", Value::String(zone));
+    return f.server.PlanResourceChange("test_thing", applied.state,
+                                       f.Wire(s.WithAttr("zone", Value::String(zone))), f.Wire(c),
+                                       "");
+  };
+  SUBCASE("condition true: replaced, stable computed values planned unknown") {
+    auto rep = plan_zone("b");
+    REQUIRE(rep.requires_replace.size() == 1);
+    CHECK(rep.requires_replace[0].ToString() == "zone");
+    CHECK(f.Read(rep.planned_state).Attr("id").IsUnknown());
+    CHECK(f.Read(rep.planned_state).Attr("secret").IsUnknown());
+  }
+  SUBCASE("condition false: updated in place, stable values kept") {
+    auto upd = plan_zone("any");
+    CHECK(upd.requires_replace.empty());
+    CHECK(f.Read(upd.planned_state).Attr("id").AsString() == "t-1");
+  }
+  SUBCASE("unchanged: the condition is not asked") {
+    auto same = plan_zone("a");
+    CHECK(same.requires_replace.empty());
+    CHECK(f.Read(same.planned_state) == s);
   }
 }
 

@@ -7,7 +7,9 @@
 #include "provider/resources/k8s_cluster/k8s_cluster.h"
 #include "provider/resources/k8s_inventory/k8s_inventory.h"
 #include "provider/resources/k8s_node/k8s_node.h"
+#include "provider/resources/nodes/nodes.h"
 #include "provider/resources/provider_data.h"
+#include "provider/resources/vm_template/vm_template.h"
 
 namespace pvek8s::resources {
 namespace {

@@ -1,0 +1,14 @@
+#include "provider/pve/access.h"
+
+namespace pvek8s::pve {
+
+StatusOr<std::set<std::string>> GetPermissions(Client& client, const std::string& path) {
+  PVEK8S_ASSIGN_OR_RETURN(auto got, client.Call("GET", "/access/permissions", {{"path", path}}));
+  std::set<std::string> privs;
+  if (got.is_object() && got.contains(path) && got[path].is_object()) {
+    for (const auto& [priv, v] : got[path].items()) privs.insert(priv);
+  }
+  return privs;
+}
+
+}  // namespace pvek8s::pve

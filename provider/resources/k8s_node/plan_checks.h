@@ -1,0 +1,61 @@
+// What a create plan checks against the cluster, so that mistakes show at
+// `terraform plan` rather than halfway through an apply: connection,
+// template, target node(s), vmid in use, storage, pool, a disk smaller than
+// the template's, and missing privileges (all named at once).
+#ifndef PROVIDER_RESOURCES_K8S_NODE_PLAN_CHECKS_H_
+#define PROVIDER_RESOURCES_K8S_NODE_PLAN_CHECKS_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "provider/base/status.h"
+#include "provider/framework/diagnostics.h"
+#include "provider/pve/client.h"
+#include "provider/resources/templates.h"
+#include "provider/tftypes/value.h"
+
+namespace pvek8s::resources::node {
+
+// One view of the cluster per provider process (one plan), fetched on first
+// use and kept for ten seconds; thread-safe (plans of many nodes run at once).
+class ClusterSnapshot {
+ public:
+  // Adds an error for every planned value of a new node the cluster cannot
+  // satisfy; values still unknown are left to the apply.
+  void Check(pve::Client& client, const tftypes::Value& plan, framework::Diagnostics& diags);
+
+ private:
+  void Fetch(pve::Client& client);
+  std::vector<TemplateRef> Holders(const std::string& tmpl) const;
+  void CheckPlacement(const tftypes::Value& plan, const std::vector<TemplateRef>& holders,
+                      framework::Diagnostics& diags) const;
+  void CheckVmid(pve::Client& client, const tftypes::Value& plan,
+                 framework::Diagnostics& diags) const;
+  void CheckDisk(pve::Client& client, const tftypes::Value& plan,
+                 const std::vector<TemplateRef>& holders, framework::Diagnostics& diags) const;
+  void CheckPrivileges(pve::Client& client, const tftypes::Value& plan,
+                       const std::vector<TemplateRef>& holders, framework::Diagnostics& diags);
+  StatusOr<std::set<std::string>> Permissions(pve::Client& client, const std::string& path);
+
+  std::mutex mu_;
+  bool fetched_ = false;
+  std::chrono::steady_clock::time_point fetched_at_;
+  Status reach_;
+  std::vector<std::string> node_names_;  // sorted
+  std::set<std::string> online_;
+  std::map<std::string, std::vector<pve::VmSummary>> vms_;
+  std::map<std::string, StatusOr<std::set<std::string>>> permissions_;
+};
+
+// Clones are made where the template is: adds "Template not on the target
+// node" at `template`.
+void AddTemplateNotOnNode(framework::Diagnostics& diags, const std::string& tmpl,
+                          const std::string& node);
+
+}  // namespace pvek8s::resources::node
+
+#endif  // PROVIDER_RESOURCES_K8S_NODE_PLAN_CHECKS_H_
