@@ -11,4 +11,12 @@ StatusOr<std::set<std::string>> GetPermissions(Client& client, const std::string
   return privs;
 }
 
+std::string VmAclPath(std::optional<int64_t> vmid) {
+  return vmid ? "/vms/" + std::to_string(*vmid) : "/vms";
+}
+
+std::string StorageAclPath(const std::string& storage) { return "/storage/" + storage; }
+
+std::string PoolAclPath(const std::string& pool) { return "/pool/" + pool; }
+
 }  // namespace pvek8s::pve

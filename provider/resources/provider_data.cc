@@ -35,4 +35,11 @@ StatusOr<pve::Client*> ProviderData::Client(const framework::Context* ctx) {
   return client_.get();
 }
 
+void ProviderData::SetClientForTesting(std::unique_ptr<pve::Client> client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  settings_ = ConnectionSettings{};
+  final_ = true;
+  client_ = std::move(client);
+}
+
 }  // namespace pvek8s::resources

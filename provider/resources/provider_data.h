@@ -29,6 +29,10 @@ class ProviderData {
   // Fails with the configuration problem when settings are missing.
   StatusOr<pve::Client*> Client(const framework::Context* ctx);
 
+  // Tests: every later Client() call returns `client` (for example one over
+  // a scripted transport), and the connection counts as final.
+  void SetClientForTesting(std::unique_ptr<pve::Client> client);
+
  private:
   std::mutex mu_;
   std::optional<StatusOr<ConnectionSettings>> settings_;

@@ -208,15 +208,15 @@ void ClusterSnapshot::CheckPrivileges(pve::Client& c, const Value& plan,
     if (target && t.node == *target) source = &t;
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> need = {
-      {"/vms/" + std::to_string(source->vmid), {"VM.Clone"}}};
+      {pve::VmAclPath(source->vmid), {"VM.Clone"}}};
   auto vmid = plan.GetInt("vmid");
-  std::string vm_path = vmid ? "/vms/" + std::to_string(*vmid) : "/vms";
+  std::string vm_path = pve::VmAclPath(vmid);
   need.push_back({vm_path,
                   {"VM.Allocate", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
                    "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt"}});
   auto storage = plan.Attr("disk").GetString("storage");
   if (storage && plan.GetBool("full_clone").value_or(kDefaultFullClone)) {
-    need.push_back({"/storage/" + *storage, {"Datastore.AllocateSpace"}});
+    need.push_back({pve::StorageAclPath(*storage), {"Datastore.AllocateSpace"}});
   }
   auto pool = plan.GetString("pool");
   std::vector<std::string> missing;
@@ -226,7 +226,7 @@ void ClusterSnapshot::CheckPrivileges(pve::Client& c, const Value& plan,
     std::set<std::string> all = *have;
     if (pool && path == vm_path) {
       // A VM made in a pool also gets the pool's privileges.
-      auto via_pool = Permissions(c, "/pool/" + *pool);
+      auto via_pool = Permissions(c, pve::PoolAclPath(*pool));
       if (via_pool.ok()) all.insert(via_pool->begin(), via_pool->end());
     }
     std::vector<std::string> lack;
