@@ -37,7 +37,8 @@ Stats Summarize(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   double sum = 0;
   for (double x : v) sum += x;
-  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)], sum / v.size()};
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)],
+          sum / static_cast<double>(v.size())};
 }
 
 HttpResponse Call(Simulator& sim, const std::string& method, const std::string& path,

@@ -17,8 +17,9 @@ Usage:
   docs/generate.py [--provider BINARY]            regenerate docs/
   docs/generate.py --check [--provider BINARY]    exit 1 with a diff when stale
 
-Only the Python standard library is used; output is deterministic (sorted
-names, no timestamps, no absolute paths).
+Needs the Python standard library and PyYAML (python3-yaml, which Ansible
+depends on); output is deterministic (sorted names, no timestamps, no absolute
+paths).
 """
 
 import argparse
@@ -31,6 +32,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+import yaml  # python3-yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROVIDER_SOURCE = "registry.terraform.io/gcid/proxmox"
@@ -300,498 +303,46 @@ def render_type(name, block, kind):
 
 
 # --------------------------------------------------------------------------
-# A small YAML reader for module documentation.
+# YAML through PyYAML (python3-yaml, installed with Ansible anyway).
 #
-# Sidecar docs use a small part of YAML: block mappings and sequences, flow
-# mappings and sequences, plain and quoted scalars, literal and folded block
-# scalars, comments. This reader handles that part and refuses the rest
-# (anchors, aliases, tags, several documents) with the line number, so a doc
-# it cannot read fails loudly instead of being misread. Scalars resolve as in
-# YAML 1.1 (what Ansible's loader does): yes/no/true/false, null/~, ints, floats.
+# safe_load resolves scalars as YAML 1.1, as Ansible's own loader does
+# (yes/no are booleans, 010 is octal), so a sidecar doc means here what it
+# means to ansible-doc. The one addition: a key given twice in a mapping is an
+# error, not a silent overwrite, so a doc that says two things fails loudly.
 
 class YamlError(Exception):
     pass
 
 
-_BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-
-
-def _resolve_plain(s):
-    low = s.lower()
-    if s in ("", "~") or low == "null":
-        return None
-    if low in _BOOL:
-        return _BOOL[low]
-    if re.fullmatch(r"[-+]?(0|[1-9][0-9_]*)", s):
-        return int(s.replace("_", ""))
-    if re.fullmatch(r"[-+]?0[0-7_]+", s):  # YAML 1.1 octal
-        return int(s.replace("_", ""), 8)
-    if re.fullmatch(r"0x[0-9a-fA-F_]+", s):
-        return int(s.replace("_", ""), 16)
-    if re.fullmatch(r"[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+][0-9]+)?", s):
-        return float(s.replace("_", ""))
-    if low in (".inf", "+.inf"):
-        return float("inf")
-    if low == "-.inf":
-        return float("-inf")
-    return s
-
-
-_DQ_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n",
-               "v": "\v", "f": "\f", "r": "\r", "e": "\x1b", " ": " ", '"': '"',
-               "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0"}
-
-
-class _Yaml:
-    def __init__(self, text, name):
-        self.name = name
-        self.lines = text.replace("\r\n", "\n").split("\n")
-        if self.lines[-1] == "":
-            self.lines.pop()  # the final newline ends the last line; it is no line of its own
-        self.i = 0
-
-    def error(self, msg, line=None):
-        n = (self.i if line is None else line) + 1
-        return YamlError(f"{self.name}:{n}: {msg}")
-
-    # ---- lines
-    @staticmethod
-    def _is_blank(line):
-        s = line.strip()
-        return not s or s.startswith("#")
-
-    def skip_blank(self):
-        while self.i < len(self.lines) and self._is_blank(self.lines[self.i]):
-            self.i += 1
-
-    def indent(self, line):
-        n = len(line) - len(line.lstrip(" "))
-        if line[n:n + 1] == "\t":
-            raise self.error("tab used for indentation")
-        return n
-
-    # ---- document
-    def document(self):
-        self.skip_blank()
-        if self.i < len(self.lines) and self.lines[self.i].rstrip() == "---":
-            self.i += 1
-        self.skip_blank()
-        if self.i >= len(self.lines):
-            return None
-        value = self.node(self.indent(self.lines[self.i]))
-        self.skip_blank()
-        if self.i < len(self.lines):
-            if self.lines[self.i].startswith("---") or self.lines[self.i].startswith("..."):
-                raise self.error("several YAML documents in one file are not supported")
-            raise self.error("unexpected text (bad indentation?)")
-        return value
-
-    def node(self, indent):
-        """Parses the node whose first line is self.i, indented exactly `indent`."""
-        line = self.lines[self.i]
-        body = line[indent:]
-        if body == "-" or body.startswith("- "):
-            return self.sequence(indent)
-        if self.split_key(body) is not None:
-            return self.mapping(indent)
-        return self.inline_value(body.strip(), indent - 1, self.i)
-
-    def sequence(self, indent):
-        items = []
-        while True:
-            self.skip_blank()
-            if self.i >= len(self.lines):
-                break
-            line = self.lines[self.i]
-            if self.indent(line) != indent:
-                if self.indent(line) > indent:
-                    raise self.error("bad indentation in a sequence")
-                break
-            body = line[indent:]
-            if not (body == "-" or body.startswith("- ")):
-                break
-            rest = body[1:]
-            if not rest.strip() or rest.strip().startswith("#"):
-                self.i += 1
-                items.append(self.child(indent, allow_same_indent_seq=False))
-                continue
-            # "- x": parse x as if the dash were a space (a nested node at its column).
-            inner = indent + 1 + (len(rest) - len(rest.lstrip(" ")))
-            self.lines[self.i] = " " * inner + rest.lstrip(" ")
-            items.append(self.node(inner))
-        return items
-
-    def child(self, parent_indent, allow_same_indent_seq):
-        """The value on the lines after a 'key:' or '-' that had nothing after it."""
-        self.skip_blank()
-        if self.i >= len(self.lines):
-            return None
-        line = self.lines[self.i]
-        ind = self.indent(line)
-        if ind > parent_indent:
-            return self.node(ind)
-        body = line[ind:]
-        if allow_same_indent_seq and ind == parent_indent and (body == "-" or body.startswith("- ")):
-            return self.sequence(ind)
-        return None
-
-    @staticmethod
-    def split_key(body):
-        """Returns (key, rest) when body is 'key: rest' or 'key:', else None."""
-        if body[:1] in ('"', "'"):
-            q = body[0]
-            j = 1
-            while j < len(body):
-                if body[j] == "\\" and q == '"':
-                    j += 2
-                    continue
-                if body[j] == q:
-                    if q == "'" and body[j + 1:j + 2] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            else:
-                return None
-            after = body[j + 1:].lstrip(" ")
-            if after == ":" or after.startswith(": "):
-                return body[:j + 1], after[1:]
-            return None
-        if body[:1] in ("[", "{", "#", "|", ">", "&", "*", "!", "%", "@", "`"):
-            return None
-        m = re.match(r"([^#]*?)\s*:(\s|$)", body)
-        if not m or not m.group(1):
-            return None
-        return m.group(1), body[m.end(1) + 1:]
-
-    def key_value(self, raw):
-        raw = raw.strip()
-        if raw[:1] in ('"', "'"):
-            return self._unquote(raw[1:-1], raw[0])
-        return raw
-
-    def mapping(self, indent):
-        result = {}
-        while True:
-            self.skip_blank()
-            if self.i >= len(self.lines):
-                break
-            line = self.lines[self.i]
-            ind = self.indent(line)
-            if ind != indent:
-                if ind > indent:
-                    raise self.error("bad indentation in a mapping")
-                break
-            kv = self.split_key(line[indent:])
-            if kv is None:
-                break
-            key = self.key_value(kv[0])
-            if key in result:
-                raise self.error(f"duplicate key {key!r}")
-            rest = kv[1].strip()
-            if not rest or rest.startswith("#"):
-                self.i += 1
-                result[key] = self.child(indent, allow_same_indent_seq=True)
-            else:
-                result[key] = self.inline_value(rest, indent, self.i)
-        return result
-
-    # ---- values that start on a line
-    def inline_value(self, text, parent_indent, line_no):
-        """Parses a value starting with `text` on line line_no; consumes its lines."""
-        c = text[:1]
-        if c in ("&", "*", "!"):
-            raise self.error("anchors, aliases and tags are not supported", line_no)
-        if c in ("|", ">"):
-            return self.block_scalar(text, parent_indent)
-        if c in ("[", "{"):
-            return self.flow(text, line_no)
-        if c in ('"', "'"):
-            return self.quoted(text, parent_indent, line_no)
-        return self.plain(text, parent_indent)
-
-    def plain(self, text, parent_indent):
-        first = re.split(r"\s+#", text, maxsplit=1)[0].strip()
-        parts = [first]
-        self.i += 1
-        # Continuation lines: more indented than the parent, until a blank-run ends.
-        pending_newlines = 0
-        j = self.i
-        while j < len(self.lines):
-            line = self.lines[j]
-            if not line.strip():
-                pending_newlines += 1
-                j += 1
-                continue
-            if self.indent(line) <= parent_indent or line.strip().startswith("#"):
-                break
-            s = line.strip()
-            if self.split_key(s) is not None:
-                break
-            s = re.split(r"\s+#", s, maxsplit=1)[0].strip()
-            parts.append("\n" * pending_newlines if pending_newlines else " ")
-            parts.append(s)
-            pending_newlines = 0
-            j += 1
-            self.i = j
-        value = "".join(parts)
-        if len(parts) > 1:
-            return value  # multi-line plain scalars are strings
-        return _resolve_plain(value)
-
-    def quoted(self, text, parent_indent, line_no):
-        q = text[0]
-        buf = text[1:]
-        j = line_no
-        while True:
-            end = self._closing_quote(buf, q)
-            if end is not None:
-                tail = buf[end + 1:].strip()
-                if tail and not tail.startswith("#"):
-                    raise self.error("text after a quoted scalar", j)
-                raw = buf[:end]
-                break
-            j += 1
-            if j >= len(self.lines):
-                raise self.error("unterminated quoted scalar", line_no)
-            buf = buf + "\n" + self.lines[j]
-        self.i = j + 1
-        return self._unquote(raw, q)
-
-    @staticmethod
-    def _closing_quote(buf, q):
-        k = 0
-        while k < len(buf):
-            ch = buf[k]
-            if q == '"' and ch == "\\":
-                k += 2
-                continue
-            if ch == q:
-                if q == "'" and buf[k + 1:k + 2] == "'":
-                    k += 2
-                    continue
-                return k
-            k += 1
-        return None
-
-    def _unquote(self, raw, q):
-        # Line folding: a single newline (with surrounding spaces) becomes a
-        # space, n+1 newlines become n newlines.
-        lines = raw.split("\n")
-        if len(lines) > 1:
-            out = lines[0].rstrip(" \t")
-            empties = 0
-            for ln in lines[1:]:
-                s = ln.strip(" \t")
-                if not s:
-                    empties += 1
-                    continue
-                out += ("\n" * empties) if empties else " "
-                out += s
-                empties = 0
-            if empties:
-                out += "\n" * empties
-            raw = out
-        if q == "'":
-            return raw.replace("''", "'")
-        res = []
-        k = 0
-        while k < len(raw):
-            ch = raw[k]
-            if ch != "\\":
-                res.append(ch)
-                k += 1
-                continue
-            nxt = raw[k + 1:k + 2]
-            if nxt in _DQ_ESCAPES:
-                res.append(_DQ_ESCAPES[nxt])
-                k += 2
-            elif nxt in ("x", "u", "U"):
-                width = {"x": 2, "u": 4, "U": 8}[nxt]
-                res.append(chr(int(raw[k + 2:k + 2 + width], 16)))
-                k += 2 + width
-            else:
-                raise self.error(f"unknown escape \\{nxt}")
-        return "".join(res)
-
-    def block_scalar(self, header, parent_indent):
-        m = re.fullmatch(r"([|>])([-+]?)([1-9]?)([-+]?)\s*(#.*)?", header)
-        if not m:
-            raise self.error(f"bad block scalar header {header!r}")
-        style = m.group(1)
-        chomp = m.group(2) or m.group(4)
-        explicit = int(m.group(3)) if m.group(3) else None
-        self.i += 1
-        block_indent = None
-        if explicit is not None:
-            block_indent = max(parent_indent, 0) + explicit
-        lines = []
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            if not line.strip():
-                lines.append("")
-                self.i += 1
-                continue
-            ind = len(line) - len(line.lstrip(" "))
-            if block_indent is None:
-                if ind <= parent_indent:
-                    break
-                block_indent = ind
-            if ind < block_indent:
-                break
-            lines.append(line[block_indent:])
-            self.i += 1
-        # Trailing blank lines belong to the chomping, not to the next node.
-        trailing = 0
-        while lines and lines[-1] == "":
-            lines.pop()
-            trailing += 1
-        if style == "|":
-            body = "\n".join(lines)
-        else:
-            body = self._fold(lines)
-        if not lines:
-            return "" if chomp != "+" else "\n" * trailing
-        if chomp == "-":
-            return body
-        if chomp == "+":
-            return body + "\n" + "\n" * trailing
-        return body + "\n"
-
-    @staticmethod
-    def _fold(lines):
-        """Folds block-scalar lines: a single break between two normal lines
-        becomes a space, k empty lines between them become k breaks, and
-        breaks next to a more-indented line are kept."""
-        out = ""
-        prev = None  # the previous non-empty line
-        empties = 0
-        for ln in lines:
-            if ln == "":
-                empties += 1
-                continue
-            if prev is None:
-                out += "\n" * empties
-            else:
-                more = ln[:1] in (" ", "\t") or prev[:1] in (" ", "\t")
-                if more:
-                    out += "\n" * (empties + 1)
-                else:
-                    out += "\n" * empties if empties else " "
-            out += ln
-            prev = ln
-            empties = 0
-        return out
-
-    # ---- flow collections
-    def flow(self, text, line_no):
-        buf = text
-        j = line_no
-        while True:
-            try:
-                value, pos = _Flow(buf).parse()
-                tail = buf[pos:].strip()
-                if tail and not tail.startswith("#"):
-                    raise self.error("text after a flow collection", j)
-                self.i = j + 1
-                return value
-            except _FlowIncomplete:
-                j += 1
-                if j >= len(self.lines):
-                    raise self.error("unterminated flow collection", line_no)
-                buf += " " + self.lines[j].strip()
-            except _FlowBad as e:
-                raise self.error(f"flow collection: {e}", j)
-
-
-class _FlowIncomplete(Exception):
+class _StrictLoader(yaml.SafeLoader):
     pass
 
 
-class _FlowBad(Exception):
-    pass
+def _construct_mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
 
 
-class _Flow:
-    def __init__(self, s):
-        self.s = s
-        self.k = 0
-
-    def ws(self):
-        while self.k < len(self.s) and self.s[self.k] in " \t":
-            self.k += 1
-        if self.k >= len(self.s):
-            raise _FlowIncomplete()
-
-    def parse(self):
-        v = self.value()
-        return v, self.k
-
-    def value(self):
-        self.ws()
-        c = self.s[self.k]
-        if c == "[":
-            self.k += 1
-            items = []
-            while True:
-                self.ws()
-                if self.s[self.k] == "]":
-                    self.k += 1
-                    return items
-                items.append(self.value())
-                self.ws()
-                if self.s[self.k] == ",":
-                    self.k += 1
-                elif self.s[self.k] != "]":
-                    raise _FlowBad(f"expected , or ] at {self.s[self.k:]!r}")
-        if c == "{":
-            self.k += 1
-            result = {}
-            while True:
-                self.ws()
-                if self.s[self.k] == "}":
-                    self.k += 1
-                    return result
-                key = self.value()
-                self.ws()
-                if self.s[self.k] == ":":
-                    self.k += 1
-                    self.ws()
-                    val = None if self.s[self.k] in ",}" else self.value()
-                else:
-                    val = None
-                if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    raise _FlowBad("complex keys are not supported")
-                result[key] = val
-                self.ws()
-                if self.s[self.k] == ",":
-                    self.k += 1
-                elif self.s[self.k] != "}":
-                    raise _FlowBad(f"expected , or }} at {self.s[self.k:]!r}")
-        if c in ('"', "'"):
-            end = _Yaml._closing_quote(self.s[self.k + 1:], c)
-            if end is None:
-                raise _FlowIncomplete()
-            raw = self.s[self.k + 1:self.k + 1 + end]
-            self.k += end + 2
-            return _Yaml("", "flow")._unquote(raw, c)
-        if c in ("&", "*", "!"):
-            raise _FlowBad("anchors, aliases and tags are not supported")
-        start = self.k
-        while self.k < len(self.s):
-            ch = self.s[self.k]
-            if ch in ",]}":
-                break
-            if ch == ":" and (self.k + 1 >= len(self.s) or self.s[self.k + 1] in " ,]}"):
-                break
-            if ch == "#" and self.s[self.k - 1] in " \t":
-                raise _FlowBad("comment inside a flow collection")
-            self.k += 1
-        return _resolve_plain(self.s[start:self.k].strip())
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def yaml_load(text, name="<yaml>"):
-    return _Yaml(text, name).document()
+    """Parses one YAML document; YamlError names the file and line of a fault."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise YamlError(f"{name}{line}: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise YamlError(f"{name}: {e}") from None
 
 
 # --------------------------------------------------------------------------

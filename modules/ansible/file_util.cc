@@ -147,7 +147,7 @@ Status AtomicWriteFile(const std::string& path, std::string_view content, mode_t
   }
   if (fd < 0) return InternalError("cannot create a temporary file in " + dir);
   Fd file_guard(fd);
-  auto fail = [&](std::string what) {
+  auto fail = [&](const std::string& what) {
     int err = errno;
     ::unlinkat(dfd, tmp.c_str(), 0);
     return InternalError(what + " " + dir + "/" + name + ": " + ErrnoText(err));

@@ -68,10 +68,10 @@ inline bool Exists(const std::string& path) {
 // the build promises, and allow an instrumented binary four times the size.
 #ifdef PVEK8S_SANITIZED_BUILD
 inline constexpr bool kStaticModuleBinaries = false;
-inline constexpr size_t kModuleBinaryMaxBytes = 12u * 1024 * 1024;
+inline constexpr size_t kModuleBinaryMaxBytes = size_t{12} * 1024 * 1024;
 #else
 inline constexpr bool kStaticModuleBinaries = true;
-inline constexpr size_t kModuleBinaryMaxBytes = 3u * 1024 * 1024;
+inline constexpr size_t kModuleBinaryMaxBytes = size_t{3} * 1024 * 1024;
 #endif
 
 // True when `path` is a 64-bit ELF executable without a program interpreter

@@ -789,7 +789,7 @@ Status TurnSwapOff(Work& w, const SystemPaths& sys) {
   return Status::Ok();
 }
 
-Result Finish(Work& w, ansible::Module& module, Status status) {
+Result Finish(Work& w, ansible::Module& module, const Status& status) {
   if (w.extra.contains("warnings_internal")) {
     for (const json& m : w.extra["warnings_internal"]) module.Warn(m.get<std::string>());
     w.extra.erase("warnings_internal");
@@ -898,9 +898,11 @@ Result Run(ansible::Module& module, const SystemPaths& sys) {
                                        files_changed));
     }
     if (files_changed.size() > before_files) {
-      w.summary.push_back((w.check ? "would write " : "wrote ") +
-                          JoinList(std::vector<std::string>(files_changed.begin() + before_files,
-                                                            files_changed.end())));
+      w.summary.push_back(
+          (w.check ? "would write " : "wrote ") +
+          JoinList(std::vector<std::string>(
+              files_changed.begin() + static_cast<json::difference_type>(before_files),
+              files_changed.end())));
     }
     if (swap == "off") PVEK8S_RETURN_IF_ERROR(TurnSwapOff(w, sys));
     return Status::Ok();

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/tfplugin6.grpc.pb.h"
@@ -45,6 +46,7 @@ class Child {
       close(out[0]);
       close(err[0]);
       std::vector<char*> envp;
+      envp.reserve(env.size() + 1);
       for (auto& e : env) envp.push_back(e.data());
       envp.push_back(nullptr);
       char* argv[] = {const_cast<char*>(PVEK8S_PROVIDER_BINARY), nullptr};
@@ -162,7 +164,7 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
   bool done = false;
   stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
     std::lock_guard<std::mutex> lock(mu);
-    result = s;
+    result = std::move(s);
     done = true;
     cv.notify_all();
   });

@@ -77,7 +77,7 @@ StatusOr<Head> ReadHead(Reader& r) {
     h.u = tag;
   } else if (tag >= 0xe0) {
     h.kind = Head::Kind::kInt;
-    h.i = static_cast<int8_t>(tag);
+    h.i = static_cast<int64_t>(tag) - 0x100;  // negative fixint 111xxxxx: -32..-1
   } else if (tag >= 0xa0 && tag <= 0xbf) {
     h.kind = Head::Kind::kStr;
     h.len = tag & 0x1f;

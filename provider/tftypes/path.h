@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pvek8s::tftypes {
@@ -23,7 +24,7 @@ class AttributePath {
   AttributePath() = default;
   // A one-step path naming a top-level attribute.
   explicit AttributePath(std::string attribute) {
-    Push({PathStep::Kind::kAttribute, attribute, 0});
+    Push({PathStep::Kind::kAttribute, std::move(attribute), 0});
   }
 
   AttributePath Attr(std::string name) const;
