@@ -1,7 +1,9 @@
 // terraform-provider-proxmox: Terraform starts this binary; see README.md.
+#include <cstdlib>
 #include <cstring>
 
 #include "provider/framework/server.h"
+#include "provider/plugin/log_level.h"
 #include "provider/plugin/serve.h"
 #include "provider/resources/proxmox_provider.h"
 
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  pvek8s::log::SetMinLevel(
+      pvek8s::plugin::LogLevelFromEnv(std::getenv("TF_LOG_PROVIDER"), std::getenv("TF_LOG")));
   pvek8s::framework::Server server(pvek8s::resources::NewProxmoxProvider());
   return pvek8s::plugin::Serve(&server, options);
 }

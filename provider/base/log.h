@@ -13,8 +13,8 @@ namespace pvek8s::log {
 
 enum class Level { kTrace, kDebug, kInfo, kWarn, kError };
 
-// Messages below this level are dropped. Defaults to kTrace: Terraform filters
-// by TF_LOG itself, so the provider sends everything it is asked to log.
+// Messages below this level are dropped. Defaults to kTrace; the provider's
+// main sets it from TF_LOG_PROVIDER / TF_LOG (plugin/log_level.h).
 void SetMinLevel(Level level);
 
 // Writes one line: {"@level":..., "@message":..., "@timestamp":..., "@module": "pvek8s",

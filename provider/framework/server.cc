@@ -302,12 +302,15 @@ std::optional<AttributePath> FirstUnknown(const Value& v) {
 Server::Server(std::unique_ptr<Provider> provider) : provider_(std::move(provider)) {
   for (auto& r : provider_->Resources()) {
     std::string name = r->TypeName();
+    types_.emplace(name, ImpliedType(r->GetSchema().block));
     resources_.emplace(std::move(name), std::move(r));
   }
   for (auto& d : provider_->DataSources()) {
     std::string name = d->TypeName();
+    data_types_.emplace(name, ImpliedType(d->GetSchema().block));
     data_sources_.emplace(std::move(name), std::move(d));
   }
+  provider_type_ = ImpliedType(provider_->GetSchema().block);
 }
 
 Resource* Server::FindResource(const std::string& type_name, Diagnostics& diags) const {
@@ -342,7 +345,7 @@ Diagnostics Server::ValidateProviderConfig(const WireValue& config) const {
   Diagnostics diags;
   const Block& block = provider_->GetSchema().block;
   Value cfg;
-  if (!DecodeInto(config, ImpliedType(block), "provider configuration", cfg, diags)) return diags;
+  if (!DecodeInto(config, provider_type_, "provider configuration", cfg, diags)) return diags;
   ValidateBlock(block, cfg, AttributePath(), diags);
   provider_->ValidateConfig(cfg, diags);
   return diags;
@@ -355,7 +358,7 @@ Diagnostics Server::ValidateResourceConfig(const std::string& type_name,
   if (!r) return diags;
   const Block& block = r->GetSchema().block;
   Value cfg;
-  if (!DecodeInto(config, ImpliedType(block), "configuration", cfg, diags)) return diags;
+  if (!DecodeInto(config, types_.at(type_name), "configuration", cfg, diags)) return diags;
   ValidateBlock(block, cfg, AttributePath(), diags);
   r->ValidateConfig(cfg, diags);
   return diags;
@@ -368,7 +371,7 @@ Diagnostics Server::ValidateDataResourceConfig(const std::string& type_name,
   if (!d) return diags;
   const Block& block = d->GetSchema().block;
   Value cfg;
-  if (!DecodeInto(config, ImpliedType(block), "configuration", cfg, diags)) return diags;
+  if (!DecodeInto(config, data_types_.at(type_name), "configuration", cfg, diags)) return diags;
   ValidateBlock(block, cfg, AttributePath(), diags);
   d->ValidateConfig(cfg, diags);
   return diags;
@@ -379,7 +382,7 @@ Diagnostics Server::ConfigureProvider(const std::string& terraform_version,
   Diagnostics diags;
   const Block& block = provider_->GetSchema().block;
   Value cfg;
-  if (!DecodeInto(config, ImpliedType(block), "provider configuration", cfg, diags)) return diags;
+  if (!DecodeInto(config, provider_type_, "provider configuration", cfg, diags)) return diags;
   ValidateBlock(block, cfg, AttributePath(), diags);
   if (diags.HasError()) return diags;
   provider_->Configure(terraform_version, cfg, diags);
@@ -393,7 +396,7 @@ WireStateResponse Server::UpgradeResourceState(const std::string& type_name, int
   Resource* r = FindResource(type_name, resp.diagnostics);
   if (!r) return resp;
   const Schema& schema = r->GetSchema();
-  Type type = ImpliedType(schema.block);
+  const Type& type = types_.at(type_name);
   if (version > schema.version) {
     resp.diagnostics.AddError("State written by a newer provider",
                               "The stored state of this " + type_name + " has schema version " +
@@ -417,7 +420,7 @@ WireStateResponse Server::ReadResource(const std::string& type_name, const WireV
   WireStateResponse resp;
   Resource* r = FindResource(type_name, resp.diagnostics);
   if (!r) return resp;
-  Type type = ImpliedType(r->GetSchema().block);
+  const Type& type = types_.at(type_name);
   ReadRequest req;
   req.ctx = &ctx_;
   req.private_data = private_data;
@@ -448,7 +451,7 @@ WirePlanResponse Server::PlanResourceChange(const std::string& type_name,
   Resource* r = FindResource(type_name, resp.diagnostics);
   if (!r) return resp;
   const Block& block = r->GetSchema().block;
-  Type type = ImpliedType(block);
+  const Type& type = types_.at(type_name);
   Value prior, proposed, cfg;
   if (!DecodeInto(prior_state, type, "prior state", prior, resp.diagnostics) ||
       !DecodeInto(proposed_new_state, type, "proposed state", proposed, resp.diagnostics) ||
@@ -492,7 +495,7 @@ WireStateResponse Server::ApplyResourceChange(const std::string& type_name,
   WireStateResponse resp;
   Resource* r = FindResource(type_name, resp.diagnostics);
   if (!r) return resp;
-  Type type = ImpliedType(r->GetSchema().block);
+  const Type& type = types_.at(type_name);
   Value prior, planned, cfg;
   if (!DecodeInto(prior_state, type, "prior state", prior, resp.diagnostics) ||
       !DecodeInto(planned_state, type, "planned state", planned, resp.diagnostics) ||
@@ -542,7 +545,7 @@ std::vector<WireImportResponse> Server::ImportResourceState(const std::string& t
   std::vector<WireImportResponse> out;
   Resource* r = FindResource(type_name, diags);
   if (!r) return out;
-  Type type = ImpliedType(r->GetSchema().block);
+  const Type& type = types_.at(type_name);
   ImportResponse resp;
   resp.state = Value::Object(type, {});
   r->ImportState(ctx_, id, resp);
@@ -560,7 +563,7 @@ WireStateResponse Server::ReadDataSource(const std::string& type_name, const Wir
   WireStateResponse resp;
   DataSource* d = FindDataSource(type_name, resp.diagnostics);
   if (!d) return resp;
-  Type type = ImpliedType(d->GetSchema().block);
+  const Type& type = data_types_.at(type_name);
   DataSourceReadRequest req;
   req.ctx = &ctx_;
   if (!DecodeInto(config, type, "configuration", req.config, resp.diagnostics)) return resp;

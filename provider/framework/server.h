@@ -87,6 +87,10 @@ class Server {
   std::unique_ptr<Provider> provider_;
   std::map<std::string, std::unique_ptr<Resource>> resources_;
   std::map<std::string, std::unique_ptr<DataSource>> data_sources_;
+  // The wire types of the schemas, made once: every call decodes with them.
+  std::map<std::string, tftypes::Type> types_;
+  std::map<std::string, tftypes::Type> data_types_;
+  tftypes::Type provider_type_;
   Context ctx_;
 };
 

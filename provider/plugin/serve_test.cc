@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "provider/plugin/log_level.h"
 #include "provider/plugin/tls.h"
 
 namespace pvek8s::plugin {
@@ -42,6 +43,23 @@ TEST_CASE("the plugin certificate is what Go's TLS accepts for localhost") {
   X509_free(y);
   // Each start has its own key.
   CHECK(GenerateLocalhostCertificate()->key_pem != cert->key_pem);
+}
+
+}  // namespace
+}  // namespace pvek8s::plugin
+
+namespace pvek8s::plugin {
+namespace {
+
+TEST_CASE("the provider logs what TF_LOG_PROVIDER or TF_LOG asks for") {
+  CHECK(LogLevelFromEnv(nullptr, nullptr) == log::Level::kWarn);
+  CHECK(LogLevelFromEnv("", "") == log::Level::kWarn);
+  CHECK(LogLevelFromEnv(nullptr, "TRACE") == log::Level::kTrace);
+  CHECK(LogLevelFromEnv(nullptr, "json") == log::Level::kTrace);
+  CHECK(LogLevelFromEnv("info", "TRACE") == log::Level::kInfo);  // the provider's own wins
+  CHECK(LogLevelFromEnv("", "Debug") == log::Level::kDebug);
+  CHECK(LogLevelFromEnv("OFF", nullptr) == log::Level::kError);
+  CHECK(LogLevelFromEnv("verbose", nullptr) == log::Level::kWarn);
 }
 
 }  // namespace

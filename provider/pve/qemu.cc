@@ -9,6 +9,15 @@ std::string VmPath(const VmRef& vm) {
   return "/nodes/" + vm.node + "/qemu/" + std::to_string(vm.vmid);
 }
 
+VmStatus DecodeStatus(const json& j) {
+  VmStatus s;
+  s.status = JsonString(j.value("status", json()));
+  s.pid = JsonInt(j.value("pid", json())).value_or(0);
+  s.uptime = JsonInt(j.value("uptime", json()));
+  s.lock = JsonString(j.value("lock", json()));
+  return s;
+}
+
 }  // namespace
 
 StatusOr<std::vector<VmSummary>> ListVms(Client& client, const std::string& node) {
@@ -46,12 +55,18 @@ StatusOr<std::string> ResizeDisk(Client& client, const VmRef& vm, const std::str
 
 StatusOr<VmStatus> GetVmStatus(Client& client, const VmRef& vm) {
   PVEK8S_ASSIGN_OR_RETURN(auto j, client.Call("GET", VmPath(vm) + "/status/current"));
-  VmStatus s;
-  s.status = JsonString(j.value("status", json()));
-  s.pid = JsonInt(j.value("pid", json())).value_or(0);
-  s.uptime = JsonInt(j.value("uptime", json()));
-  s.lock = JsonString(j.value("lock", json()));
-  return s;
+  return DecodeStatus(j);
+}
+
+StatusOr<std::map<int64_t, VmStatus>> ListVmStatuses(Client& client, const std::string& node) {
+  PVEK8S_ASSIGN_OR_RETURN(auto j, client.Call("GET", "/nodes/" + node + "/qemu"));
+  std::map<int64_t, VmStatus> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (!v.is_object()) continue;
+    if (auto id = JsonInt(v.value("vmid", json()))) out[*id] = DecodeStatus(v);
+  }
+  return out;
 }
 
 const char* PowerActionName(PowerAction action) {

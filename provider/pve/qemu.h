@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ struct VmStatus {
   bool Running() const { return status == "running"; }
 };
 StatusOr<VmStatus> GetVmStatus(Client& client, const VmRef& vm);
+
+// GET /nodes/{node}/qemu read for the power state of every VM of a node
+// (status, QEMU pid, uptime, lock), by vmid: one call for a whole refresh.
+StatusOr<std::map<int64_t, VmStatus>> ListVmStatuses(Client& client, const std::string& node);
 
 enum class PowerAction { kStart, kStop, kReboot, kShutdown };
 // "start", "stop", ... as the URL names them.

@@ -16,6 +16,7 @@
 #include "provider/resources/k8s_node/node_schema.h"
 #include "provider/resources/k8s_node/plan_checks.h"
 #include "provider/resources/k8s_node/private_data.h"
+#include "provider/resources/k8s_node/status_cache.h"
 #include "provider/resources/k8s_node/vm_ops.h"
 
 namespace pvek8s::resources {
@@ -91,6 +92,8 @@ class K8sNodeResource : public framework::Resource {
   ProviderData* data_;
   framework::Schema schema_;
   std::unique_ptr<node::ClusterSnapshot> snapshot_ = std::make_unique<node::ClusterSnapshot>();
+  // Refresh reads power states from one listing per node.
+  mutable node::StatusCache statuses_;
 };
 
 void K8sNodeResource::ValidateConfig(const Value& config, Diagnostics& diags) const {
@@ -265,7 +268,7 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
     resp.state = Value();
     return;
   }
-  if (auto status = pve::GetVmStatus(c, vm); status.ok()) view.status = *status;
+  if (auto status = statuses_.Get(c, vm); status.ok()) view.status = *status;
   Value state = node::StateFromVm(prior, view, priv.imported);
   // Refresh never waits for the guest agent. A DHCP address is read once
   // per boot of the VM (a lease outlives neither), with a short bound; an

@@ -37,12 +37,18 @@ struct FakeCluster {
     o.backoff_base = std::chrono::milliseconds(1);
     o.max_attempts = 2;
     client = std::make_unique<pve::Client>(std::move(o), std::move(transport));
-    vms["pve1"] = json::array({{{"vmid", 9000}, {"name", "ubuntu-2204"}, {"template", 1},
-                                {"status", "stopped"}, {"maxdisk", 10737418240}}});
-    vms["pve2"] = json::array({{{"vmid", 9001}, {"name", "ubuntu-2204"}, {"template", 1},
-                                {"status", "stopped"}, {"maxdisk", 10737418240}}});
-    configs[9000] = {{"name", "ubuntu-2204"}, {"template", 1},
-                     {"scsi0", "local-lvm:base-9000-disk-0,size=10G"}};
+    vms["pve1"] = json::array({{{"vmid", 9000},
+                                {"name", "ubuntu-2204"},
+                                {"template", 1},
+                                {"status", "stopped"},
+                                {"maxdisk", 10737418240}}});
+    vms["pve2"] = json::array({{{"vmid", 9001},
+                                {"name", "ubuntu-2204"},
+                                {"template", 1},
+                                {"status", "stopped"},
+                                {"maxdisk", 10737418240}}});
+    configs[9000] = {
+        {"name", "ubuntu-2204"}, {"template", 1}, {"scsi0", "local-lvm:base-9000-disk-0,size=10G"}};
     configs[9001] = configs[9000];
     fake->On("GET", "/version", [](const HttpRequest&) {
       return FakeTransport::Data({{"version", "8.4.1"}});
@@ -58,10 +64,12 @@ struct FakeCluster {
       fake->On("GET", "/nodes/" + node + "/qemu",
                [this, node](const HttpRequest&) { return FakeTransport::Data(vms[node]); });
       fake->On("GET", "/nodes/" + node + "/storage", [](const HttpRequest&) {
-        return FakeTransport::Data(json::array({{{"storage", "local-lvm"}}, {{"storage", "local"}}}));
+        return FakeTransport::Data(
+            json::array({{{"storage", "local-lvm"}}, {{"storage", "local"}}}));
       });
-      fake->On("GET", "/nodes/" + node + "/storage/local-lvm/status",
-               [](const HttpRequest&) { return FakeTransport::Data({{"total", 1}}); });
+      fake->On("GET", "/nodes/" + node + "/storage/local-lvm/status", [](const HttpRequest&) {
+        return FakeTransport::Data({{"total", 1}});
+      });
     }
     fake->On("GET", "/access/permissions", [this](const HttpRequest& r) {
       std::string path;
@@ -109,10 +117,11 @@ struct FakeCluster {
   std::unique_ptr<pve::Client> client;
   std::map<std::string, json> vms;
   std::map<int64_t, json> configs;
-  std::vector<std::string> granted = {
-      "VM.Clone",         "VM.Allocate",       "VM.Config.CPU",     "VM.Config.Cloudinit",
-      "VM.Config.Disk",   "VM.Config.Memory",  "VM.Config.Network", "VM.Config.Options",
-      "VM.PowerMgmt",     "Datastore.AllocateSpace"};
+  std::vector<std::string> granted = {"VM.Clone",          "VM.Allocate",
+                                      "VM.Config.CPU",     "VM.Config.Cloudinit",
+                                      "VM.Config.Disk",    "VM.Config.Memory",
+                                      "VM.Config.Network", "VM.Config.Options",
+                                      "VM.PowerMgmt",      "Datastore.AllocateSpace"};
 };
 
 bool HasError(const std::vector<std::string>& errors, const std::string& text) {
@@ -136,8 +145,8 @@ TEST_CASE("plan checks name what the apply would trip over") {
   c.ServeConfig("pve1", 9000);
   c.ServeConfig("pve2", 9001);
   SUBCASE("template") {
-    auto e = c.Errors(c.Plan({{"template", Value::String("debian-12")},
-                              {"target_node", Value::String("pve1")}}));
+    auto e = c.Errors(
+        c.Plan({{"template", Value::String("debian-12")}, {"target_node", Value::String("pve1")}}));
     CHECK(HasError(e, "Template not found: no template \"debian-12\" on any online node"));
   }
   SUBCASE("target node unknown or offline") {
@@ -154,8 +163,7 @@ TEST_CASE("plan checks name what the apply would trip over") {
   }
   SUBCASE("a vmid someone else uses; ours with the planned name is no conflict") {
     c.AddVm("pve2", 300, "db", "");
-    auto e = c.Errors(
-        c.Plan({{"target_node", Value::String("pve1")}, {"vmid", Value::Int(300)}}));
+    auto e = c.Errors(c.Plan({{"target_node", Value::String("pve1")}, {"vmid", Value::Int(300)}}));
     CHECK(HasError(e, "VM id in use: VM id 300 is already used by \"db\" on pve2."));
     c.AddVm("pve2", 301, "k8spps1", FormatMarker({"abc", "ubuntu-2204", "worker", true}));
     e = c.Errors(c.Plan({{"target_node", Value::String("pve1")}, {"vmid", Value::Int(301)}}));
@@ -172,21 +180,23 @@ TEST_CASE("plan checks name what the apply would trip over") {
     c.fake->On("GET", "/pools", [](const HttpRequest&) {
       return FakeTransport::Error(500, "pool 'lab' does not exist");
     });
-    auto e = c.Errors(c.Plan({{"target_node", Value::String("pve1")},
-                              {"disk", disk},
-                              {"pool", Value::String("lab")}}));
-    CHECK(HasError(e, "Unknown storage: Storage \"fast\" does not exist on pve1; it has local, "
-                      "local-lvm."));
-    CHECK(HasError(e, "Disk smaller than the template's: disk.size 5G is smaller than the disk "
-                      "of template \"ubuntu-2204\" (10G)"));
+    auto e = c.Errors(c.Plan(
+        {{"target_node", Value::String("pve1")}, {"disk", disk}, {"pool", Value::String("lab")}}));
+    CHECK(HasError(e,
+                   "Unknown storage: Storage \"fast\" does not exist on pve1; it has local, "
+                   "local-lvm."));
+    CHECK(HasError(e,
+                   "Disk smaller than the template's: disk.size 5G is smaller than the disk "
+                   "of template \"ubuntu-2204\" (10G)"));
     CHECK(HasError(e, "Unknown pool: Pool \"lab\" does not exist."));
   }
   SUBCASE("every missing privilege at once") {
     c.granted = {"VM.Clone", "VM.Allocate"};
     auto e = c.Errors(c.Plan({{"target_node", Value::String("pve1")}}));
-    CHECK(HasError(e, "Missing privileges: The API token terraform@pam!test lacks "
-                      "VM.Config.CPU, VM.Config.Cloudinit, VM.Config.Disk, VM.Config.Memory, "
-                      "VM.Config.Network, VM.Config.Options, VM.PowerMgmt on /vms."));
+    CHECK(HasError(e,
+                   "Missing privileges: The API token terraform@pam!test lacks "
+                   "VM.Config.CPU, VM.Config.Cloudinit, VM.Config.Disk, VM.Config.Memory, "
+                   "VM.Config.Network, VM.Config.Options, VM.PowerMgmt on /vms."));
   }
 }
 
@@ -198,7 +208,7 @@ TEST_CASE("placement spreads parallel creates: what this process placed counts")
   auto second = pending.Place(*c.client, tmpl, {}, 4096);
   REQUIRE(first.ok());
   REQUIRE(second.ok());
-  CHECK(*first == "pve1");  // equal nodes: the name decides
+  CHECK(*first == "pve1");   // equal nodes: the name decides
   CHECK(*second == "pve2");  // pve1 has 4 GiB less now
   pending.ReleaseMemory("pve1", int64_t{4096} << 20);
   pending.ReleaseCount("pve1");
@@ -247,16 +257,18 @@ TEST_CASE("crash recovery: resume our interrupted create, delete our half-made c
   CHECK(leftovers[0].vmid == 122);
   Ledger().Release(120);
 
-  c.fake->On("GET", "/nodes/pve2/qemu/122/status/current",
-             [](const HttpRequest&) { return FakeTransport::Data({{"status", "stopped"}}); });
+  c.fake->On("GET", "/nodes/pve2/qemu/122/status/current", [](const HttpRequest&) {
+    return FakeTransport::Data({{"status", "stopped"}});
+  });
   c.fake->On("DELETE", "/nodes/pve2/qemu/122", [](const HttpRequest&) {
     return FakeTransport::Data("UPID:pve2:00000001:00000001:00000001:qmdestroy:122:root@pam:");
   });
-  c.fake->On("GET",
-             "/nodes/pve2/tasks/UPID:pve2:00000001:00000001:00000001:qmdestroy:122:root@pam:/status",
-             [](const HttpRequest&) {
-               return FakeTransport::Data({{"status", "stopped"}, {"exitstatus", "OK"}});
-             });
+  c.fake->On(
+      "GET",
+      "/nodes/pve2/tasks/UPID:pve2:00000001:00000001:00000001:qmdestroy:122:root@pam:/status",
+      [](const HttpRequest&) {
+        return FakeTransport::Data({{"status", "stopped"}, {"exitstatus", "OK"}});
+      });
   CleanUpLeftovers(*c.client, leftovers, "k8spps1", want.origin,
                    std::chrono::steady_clock::now() + std::chrono::seconds(5));
   CHECK(c.fake->Count("DELETE", "/nodes/pve2/qemu/122") == 1);
@@ -275,8 +287,9 @@ TEST_CASE("a clone answer lost in transit is adopted only when it carries our ma
   CHECK(AdoptLostClone(*c.client, {"pve1", 130}, theirs, deadline, lost).code() ==
         StatusCode::kAlreadyExists);
   c.fake->On("GET", "/nodes/pve1/qemu/131/config", [](const HttpRequest&) {
-    return FakeTransport::Error(500, "Configuration file 'nodes/pve1/qemu-server/131.conf' does "
-                                     "not exist");
+    return FakeTransport::Error(500,
+                                "Configuration file 'nodes/pve1/qemu-server/131.conf' does "
+                                "not exist");
   });
   CHECK(AdoptLostClone(*c.client, {"pve1", 131}, ours, deadline, lost).code() ==
         StatusCode::kUnavailable);
