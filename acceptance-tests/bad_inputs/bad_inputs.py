@@ -23,11 +23,14 @@ may appear in the output. Cases marked
 `via = "ansible-playbook"` also go through the real ansible-playbook in check
 mode with a local connection.
 
-Only the Python standard library is used.
+The module names and their secret (no_log) options come from the modules'
+sidecar docs, modules/<name>/<name>.yml, read with PyYAML (which Ansible
+brings); everything else uses only the Python standard library.
 """
 
 import argparse
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -44,17 +47,33 @@ CASES = os.path.join(HERE, "cases.toml")
 DOC = os.path.join(ROOT, "docs", "bad-inputs.md")
 PROVIDER_VERSION = "0.1.0"
 
+COLLECTION = "gcid.k8s"
+
+
+def sidecar_docs():
+    """{module name: path of its sidecar doc} for every modules/<name>/<name>.yml
+    that documents a module (has a DOCUMENTATION key), sorted by name."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "modules", "*", "*.yml"))):
+        name = os.path.basename(os.path.dirname(path))
+        if os.path.basename(path) != name + ".yml":
+            continue
+        with open(path, encoding="utf-8") as f:
+            if re.search(r"^DOCUMENTATION\s*:", f.read(), re.M):
+                found[name] = path
+    return found
+
+
+# The modules of the collection, as documented in modules/ (the same list that
+# modules/CMakeLists.txt builds: PVEK8S_MODULES).
+MODULES = tuple(sidecar_docs())
 GROUPS = [
     ("provider", "Provider configuration"),
     ("proxmox_k8s_node", "proxmox_k8s_node"),
     ("proxmox_k8s_cluster", "proxmox_k8s_cluster"),
     ("data_sources", "Data sources"),
-    ("kernel_tuning", "gcid.k8s.kernel_tuning"),
-    ("kubeadm_init", "gcid.k8s.kubeadm_init"),
-    ("kubeadm_join", "gcid.k8s.kubeadm_join"),
-]
+] + [(m, f"{COLLECTION}.{m}") for m in MODULES]
 TF_STAGES = ("validate", "plan", "apply")
-MODULES = ("kernel_tuning", "kubeadm_init", "kubeadm_join")
 
 # How placeholders in cases read in the doc; the runner fills in real values.
 DOC_PLACEHOLDERS = {
@@ -180,7 +199,7 @@ def yaml_flow(v):
 
 
 def module_task(case):
-    lines = [f"- name: {case['title']}", f"  gcid.k8s.{case['module']}:"]
+    lines = [f"- name: {case['title']}", f"  {COLLECTION}.{case['module']}:"]
     lines.extend(yaml_lines(case["args"], 4) or ["    {}"])
     return "\n".join(lines)
 
@@ -365,6 +384,7 @@ class Runner:
         self.root = args.root
         self.sims = {name: Sim(name, info) for name, info in json.loads(args.sims).items()}
         self.modules = {m: os.path.realpath(getattr(args, m)) for m in MODULES}
+        self.no_log = no_log_options()
         self.other_ca_pem = self.make_other_ca()
         self.schema = None
         self.init_dir = None
@@ -652,12 +672,17 @@ def path_of(frames):
 # --------------------------------------------------------------------------
 # Running module cases.
 
-# Secret options of each module: their values never appear in its output.
-NO_LOG = {
-    "kernel_tuning": [],
-    "kubeadm_init": ["ca_key_pem", "bootstrap_token", "certificate_key"],
-    "kubeadm_join": ["token", "certificate_key"],
-}
+def no_log_options():
+    """Secret options of each module (`no_log: true` in its sidecar doc): their
+    values never appear in its output."""
+    import yaml  # Only runs need it; `doc` works without PyYAML.
+    out = {}
+    for name, path in sidecar_docs().items():
+        with open(path, encoding="utf-8") as f:
+            options = (yaml.safe_load(f)["DOCUMENTATION"].get("options") or {})
+        out[name] = [o for o, spec in options.items()
+                     if isinstance(spec, dict) and spec.get("no_log") is True]
+    return out
 
 ANSIBLE_INTERNAL = {
     "_ansible_diff": False,
@@ -710,7 +735,7 @@ def run_module(runner, case):
         args = module_args(runner, case)
         args.update(ANSIBLE_INTERNAL)
         args["_ansible_check_mode"] = check
-        args["_ansible_module_name"] = "gcid.k8s." + case["module"]
+        args["_ansible_module_name"] = f"{COLLECTION}." + case["module"]
         args["_ansible_tmpdir"] = d
         args_file = os.path.join(d, "args")
         write(args_file, json.dumps(args))
@@ -734,7 +759,7 @@ def run_module(runner, case):
         left = tree(test_root)
         if left:
             problems.append(f"{mode}: the module left {left} in its test root")
-        for name in NO_LOG[case["module"]]:
+        for name in runner.no_log[case["module"]]:
             value = args.get(name)
             if isinstance(value, str) and len(value) >= 6 and value in r.stdout:
                 problems.append(f"{mode}: the output repeats {name}")
@@ -753,7 +778,7 @@ def run_playbook(runner, case):
         "gather_facts": False,
         "tasks": [{
             "name": case["title"],
-            "gcid.k8s." + case["module"]: module_args(runner, case),
+            f"{COLLECTION}." + case["module"]: module_args(runner, case),
             "environment": {"PVEK8S_KERNEL_TUNING_TEST_ROOT": test_root,
                             "PVEK8S_KUBEADM_TEST_ROOT": test_root},
         }],

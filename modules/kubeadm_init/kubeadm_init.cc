@@ -10,7 +10,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/file_util.h"
-#include "modules/kubeadm_join/ca_hash.h"
+#include "modules/kubeadm/ca_hash.h"
 
 namespace pvek8s::kubeadm {
 namespace {
@@ -58,7 +58,7 @@ ansible::ArgSpec InitSpec() {
 }
 
 std::string InitConfigurationText(const json& p, bool v1beta4) {
-  const std::string api = v1beta4 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  const std::string api(ConfigApiVersion(v1beta4));
   json init = {{"apiVersion", api}, {"kind", "InitConfiguration"}};
   if (p["bootstrap_token"].is_string()) {
     init["bootstrapTokens"] =
@@ -89,7 +89,83 @@ std::string InitConfigurationText(const json& p, bool v1beta4) {
   return init.dump(2) + "\n---\n" + cluster.dump(2) + "\n";
 }
 
-Result RunInit(ansible::Module& module, const JoinSystem& sys) {
+namespace {
+
+// Checks the options that kubeadm would reject late or not at all; returns the
+// pin of ca_cert_pem when one is given. Every error is an invalid argument.
+StatusOr<std::optional<std::string>> ValidateInit(const json& p) {
+  std::optional<std::string> ca_hash;
+  if (p["ca_cert_pem"].is_string() != p["ca_key_pem"].is_string()) {
+    return InvalidArgumentError("ca_cert_pem and ca_key_pem must be given together");
+  }
+  if (p["ca_cert_pem"].is_string()) {
+    StatusOr<std::string> h = CaCertHash(p["ca_cert_pem"].get<std::string>());
+    if (!h.ok()) return InvalidArgumentError("ca_cert_pem: " + h.status().message());
+    ca_hash = *h;
+    std::string key = p["ca_key_pem"].get<std::string>();
+    if (key.find("-----BEGIN") == std::string::npos ||
+        key.find("PRIVATE KEY-----") == std::string::npos) {
+      return InvalidArgumentError("ca_key_pem is not a PEM private key");
+    }
+  }
+  if (p["bootstrap_token"].is_string() &&
+      !IsBootstrapToken(p["bootstrap_token"].get<std::string>())) {
+    return InvalidArgumentError(
+        "bootstrap_token is not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}");
+  }
+  if (p["certificate_key"].is_string() && !IsHex64(p["certificate_key"].get<std::string>())) {
+    return InvalidArgumentError("certificate_key must be 64 hex digits (32 bytes)");
+  }
+  if (p["upload_certs"] == true && !p["certificate_key"].is_string()) {
+    return InvalidArgumentError(
+        "upload_certs needs certificate_key, so that joining control-plane nodes can use it");
+  }
+  if (p["control_plane_endpoint"].is_string() &&
+      !IsEndpoint(p["control_plane_endpoint"].get<std::string>())) {
+    return InvalidArgumentError("control_plane_endpoint must be host:port, got '" +
+                                p["control_plane_endpoint"].get<std::string>() + "'");
+  }
+  if (p["timeout"].get<long long>() <= 0) return InvalidArgumentError("timeout must be positive");
+  return ca_hash;
+}
+
+// A node that has an admin.conf: done when its CA is `ca_hash` (or any CA
+// when none is given), an error otherwise; nullopt when not initialised yet.
+StatusOr<std::optional<Result>> AlreadyInitialised(const std::string& etc,
+                                                   const std::optional<std::string>& ca_hash,
+                                                   std::string endpoint) {
+  StatusOr<std::optional<std::string>> admin = ansible::ReadFileIfExists(etc + "/admin.conf");
+  if (!admin.ok()) return admin.status();
+  if (!*admin) return std::optional<Result>();
+  Result r;
+  auto fail = [&](std::string msg, std::string cls) {
+    r.failed = true;
+    r.msg = std::move(msg);
+    r.extra["failure_class"] = std::move(cls);
+    return std::optional<Result>(std::move(r));
+  };
+  std::optional<std::string> ca = KubeconfigCa(**admin);
+  StatusOr<std::string> existing_hash =
+      ca ? CaCertHash(*ca) : StatusOr<std::string>(InvalidArgumentError("no CA"));
+  if (!existing_hash.ok()) {
+    return fail("/etc/kubernetes/admin.conf exists but holds no readable CA; inspect the node",
+                "other");
+  }
+  if (ca_hash && *existing_hash != *ca_hash) {
+    return fail("this node is already initialised with a different CA (" + *existing_hash +
+                    "); run kubeadm reset on it first",
+                "other_cluster");
+  }
+  if (endpoint.empty()) endpoint = KubeconfigServer(**admin).value_or("");
+  r.msg = "control plane already initialised";
+  r.extra["api_server_endpoint"] = endpoint;
+  r.extra["ca_cert_hashes"] = json::array({*existing_hash});
+  return std::optional<Result>(std::move(r));
+}
+
+}  // namespace
+
+Result RunInit(ansible::Module& module, const System& sys) {
   const json& p = module.params();
   Result r;
   auto fail = [&](std::string msg, std::string cls) {
@@ -100,41 +176,9 @@ Result RunInit(ansible::Module& module, const JoinSystem& sys) {
   };
 
   // Validation first: check mode reports every bad input too.
-  std::optional<std::string> ca_hash;
-  if (p["ca_cert_pem"].is_string() != p["ca_key_pem"].is_string()) {
-    return fail("ca_cert_pem and ca_key_pem must be given together", "invalid_argument");
-  }
-  if (p["ca_cert_pem"].is_string()) {
-    StatusOr<std::string> h = CaCertHash(p["ca_cert_pem"].get<std::string>());
-    if (!h.ok()) return fail("ca_cert_pem: " + h.status().message(), "invalid_argument");
-    ca_hash = *h;
-    std::string key = p["ca_key_pem"].get<std::string>();
-    if (key.find("-----BEGIN") == std::string::npos ||
-        key.find("PRIVATE KEY-----") == std::string::npos) {
-      return fail("ca_key_pem is not a PEM private key", "invalid_argument");
-    }
-  }
-  if (p["bootstrap_token"].is_string() &&
-      !IsBootstrapToken(p["bootstrap_token"].get<std::string>())) {
-    return fail("bootstrap_token is not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}",
-                "invalid_argument");
-  }
-  if (p["certificate_key"].is_string() && !IsHex64(p["certificate_key"].get<std::string>())) {
-    return fail("certificate_key must be 64 hex digits (32 bytes)", "invalid_argument");
-  }
-  if (p["upload_certs"] == true && !p["certificate_key"].is_string()) {
-    return fail(
-        "upload_certs needs certificate_key, so that joining control-plane nodes can use it",
-        "invalid_argument");
-  }
-  if (p["control_plane_endpoint"].is_string() &&
-      !IsEndpoint(p["control_plane_endpoint"].get<std::string>())) {
-    return fail("control_plane_endpoint must be host:port, got '" +
-                    p["control_plane_endpoint"].get<std::string>() + "'",
-                "invalid_argument");
-  }
-  if (p["timeout"].get<long long>() <= 0)
-    return fail("timeout must be positive", "invalid_argument");
+  StatusOr<std::optional<std::string>> validated = ValidateInit(p);
+  if (!validated.ok()) return fail(validated.status().message(), "invalid_argument");
+  std::optional<std::string> ca_hash = *validated;
 
   std::string endpoint =
       p["control_plane_endpoint"].is_string() ? p["control_plane_endpoint"].get<std::string>()
@@ -143,46 +187,16 @@ Result RunInit(ansible::Module& module, const JoinSystem& sys) {
   const std::string etc = sys.root + "/etc/kubernetes";
 
   // Already initialised: admin.conf exists; it must carry the same CA.
-  StatusOr<std::optional<std::string>> admin = ansible::ReadFileIfExists(etc + "/admin.conf");
-  if (!admin.ok()) return ansible::Failure(admin.status().message());
-  if (*admin) {
-    std::optional<std::string> ca = KubeconfigCa(**admin);
-    StatusOr<std::string> existing_hash =
-        ca ? CaCertHash(*ca) : StatusOr<std::string>(InvalidArgumentError("no CA"));
-    if (!existing_hash.ok()) {
-      return fail("/etc/kubernetes/admin.conf exists but holds no readable CA; inspect the node",
-                  "other");
-    }
-    if (ca_hash && *existing_hash != *ca_hash) {
-      return fail("this node is already initialised with a different CA (" + *existing_hash +
-                      "); run kubeadm reset on it first",
-                  "other_cluster");
-    }
-    if (endpoint.empty()) endpoint = KubeconfigServer(**admin).value_or("");
-    r.msg = "control plane already initialised";
-    r.extra["api_server_endpoint"] = endpoint;
-    r.extra["ca_cert_hashes"] = json::array({*existing_hash});
-    return r;
-  }
+  StatusOr<std::optional<Result>> done = AlreadyInitialised(etc, ca_hash, endpoint);
+  if (!done.ok()) return ansible::Failure(done.status().message());
+  if (*done) return std::move(**done);
 
-  std::optional<std::string> kubeadm =
-      ansible::FindExecutable(p["kubeadm_path"].get<std::string>());
-  if (!kubeadm) return ansible::Failure(p["kubeadm_path"].get<std::string>() + " not found");
-  using std::chrono::seconds;
-  StatusOr<ansible::CommandResult> version =
-      ansible::RunCommand({*kubeadm, "version", "-o", "short"}, seconds(60));
-  if (!version.ok()) return ansible::Failure(version.status().message());
-  if (!version->ok())
-    return ansible::Failure(ansible::DescribeFailure({"kubeadm", "version"}, *version));
-  std::string kubeadm_version = version->out;
-  while (!kubeadm_version.empty() &&
-         std::isspace(static_cast<unsigned char>(kubeadm_version.back()))) {
-    kubeadm_version.pop_back();
-  }
-  const bool v1beta4 = SupportsV1Beta4(kubeadm_version);
+  StatusOr<Kubeadm> kubeadm = ProbeKubeadm(p["kubeadm_path"].get<std::string>());
+  if (!kubeadm.ok()) return ansible::Failure(kubeadm.status().message());
+  const bool v1beta4 = kubeadm->v1beta4;
   const std::string config = InitConfigurationText(p, v1beta4);
-  r.extra["kubeadm_version"] = kubeadm_version;
-  r.extra["config_api_version"] = v1beta4 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  r.extra["kubeadm_version"] = kubeadm->version;
+  r.extra["config_api_version"] = ConfigApiVersion(v1beta4);
   r.diffs.push_back({"", config, "InitConfiguration + ClusterConfiguration",
                      "InitConfiguration + ClusterConfiguration"});
 
@@ -195,34 +209,21 @@ Result RunInit(ansible::Module& module, const JoinSystem& sys) {
     if (!s.ok()) return ansible::Failure("cannot place the CA: " + s.message());
   }
 
-  auto config_file = ansible::PrivateTempFile::Create(sys.tmp_dir + "/pvek8s-init-", config);
-  if (!config_file.ok()) {
-    return ansible::Failure("cannot write the init configuration: " +
-                            config_file.status().message());
-  }
-  const std::string& path = (*config_file)->path();
-  std::vector<std::string> argv = {*kubeadm, "init"};
-  if (module.check_mode()) {
-    argv.insert(argv.end(), {"phase", "preflight"});
-  } else if (p["upload_certs"] == true) {
-    argv.push_back("--upload-certs");
-  }
-  argv.insert(argv.end(), {"--config", path});
-  const auto deadline = seconds(p["timeout"].get<long long>());
+  auto config_file = WriteConfigFile(sys, "init", config);
+  if (!config_file.ok()) return ansible::Failure(config_file.status().message());
+  std::vector<std::string> flags;
+  if (p["upload_certs"] == true) flags.push_back("--upload-certs");
+  const std::vector<std::string> argv =
+      CommandLine(*kubeadm, "init", module.check_mode(), flags, (*config_file)->path());
+  const auto deadline = std::chrono::seconds(p["timeout"].get<long long>());
   StatusOr<ansible::CommandResult> run = ansible::RunCommand(argv, deadline);
   if (!run.ok()) return ansible::Failure(run.status().message());
   if (!run->ok()) {
-    Classified c = run->timed_out ? Classified{FailureClass::kTimeout, {}, false}
-                                  : ClassifyFailure(run->out + "\n" + run->err);
+    Classified c = ClassifyRun(*run);
     r.extra["preflight_errors"] = c.preflight_checks;
-    if (c.cls == FailureClass::kTimeout) {
-      return fail("kubeadm init did not finish within " + std::to_string(deadline.count()) + " s",
-                  "timeout");
-    }
+    if (c.cls == FailureClass::kTimeout) return fail(TimeoutMessage("init", deadline), "timeout");
     if (c.cls == FailureClass::kPreflight) {
-      std::string names;
-      for (const std::string& n : c.preflight_checks) names += (names.empty() ? "" : ", ") + n;
-      return fail("kubeadm preflight checks failed: " + names, "preflight");
+      return fail(PreflightFailedMessage(c.preflight_checks), "preflight");
     }
     return fail(ansible::DescribeFailure({"kubeadm", "init"}, *run), "other");
   }

@@ -9,7 +9,7 @@
 
 #include "modules/ansible/args.h"
 #include "modules/ansible/module.h"
-#include "modules/kubeadm_join/kubeadm_join.h"
+#include "modules/kubeadm/kubeadm.h"
 
 namespace pvek8s::kubeadm {
 
@@ -24,7 +24,7 @@ std::string InitConfigurationText(const nlohmann::json& params, bool v1beta4);
 // Runs the module. `system.root` prefixes /etc/kubernetes. The returned
 // api_server_endpoint is control_plane_endpoint, else advertise_address:6443,
 // else the server of admin.conf; ca_cert_hashes is the pin of the cluster CA.
-ansible::Result RunInit(ansible::Module& module, const JoinSystem& system);
+ansible::Result RunInit(ansible::Module& module, const System& system);
 
 }  // namespace pvek8s::kubeadm
 

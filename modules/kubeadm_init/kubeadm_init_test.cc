@@ -11,7 +11,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
-#include "modules/kubeadm_join/ca_hash.h"
+#include "modules/kubeadm/ca_hash.h"
 
 namespace pvek8s::kubeadm {
 namespace {
@@ -56,7 +56,7 @@ class Node {
     WriteText(dir_ / "mode", "success\n");
     std::filesystem::create_directories(dir_ / "tmp");
     std::filesystem::create_directories(dir_ / "etc");
-    ::setenv(kJoinTestRootEnv, dir_.path().c_str(), 1);
+    ::setenv(kTestRootEnv, dir_.path().c_str(), 1);
     sys_.root = dir_.path();
     sys_.tmp_dir = dir_ / "tmp";
   }
@@ -78,7 +78,7 @@ class Node {
 
  private:
   TempDir dir_;
-  JoinSystem sys_;
+  System sys_;
   std::string rendered_;
 };
 

@@ -12,7 +12,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/file_util.h"
-#include "modules/kubeadm_join/ca_hash.h"
+#include "modules/kubeadm/ca_hash.h"
 
 namespace pvek8s::kubeadm {
 namespace {
@@ -28,119 +28,12 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
-
 std::string Duration(long long seconds) {
   // Go's time.Duration text, which kubeadm's config decoder reads.
   return std::to_string(seconds / 60) + "m" + std::to_string(seconds % 60) + "s";
 }
 
-// The last non-empty line that says what went wrong, for one-line messages.
-std::string ErrorLine(std::string_view output) {
-  std::string best;
-  size_t start = 0;
-  while (start < output.size()) {
-    size_t nl = output.find('\n', start);
-    if (nl == std::string_view::npos) nl = output.size();
-    std::string line(output.substr(start, nl - start));
-    if (Contains(Lower(line), "error")) best = line;
-    start = nl + 1;
-  }
-  while (!best.empty() && (best.back() == '\r' || best.back() == ' ')) best.pop_back();
-  return best;
-}
-
 }  // namespace
-
-std::string_view FailureClassName(FailureClass c) {
-  switch (c) {
-    case FailureClass::kNone:
-      return "none";
-    case FailureClass::kTokenInvalid:
-      return "token_invalid";
-    case FailureClass::kCaMismatch:
-      return "ca_mismatch";
-    case FailureClass::kUnreachable:
-      return "unreachable";
-    case FailureClass::kPreflight:
-      return "preflight";
-    case FailureClass::kTimeout:
-      return "timeout";
-    case FailureClass::kOther:
-      return "other";
-  }
-  return "other";
-}
-
-Classified ClassifyFailure(std::string_view output) {
-  Classified c;
-  std::string low = Lower(output);
-  // Preflight lines look like "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: ...".
-  size_t pos = 0;
-  while ((pos = output.find("[ERROR ", pos)) != std::string_view::npos) {
-    size_t end = output.find(']', pos);
-    if (end == std::string_view::npos) break;
-    std::string check(output.substr(pos + 7, end - pos - 7));
-    c.preflight_checks.push_back(check);
-    if (check.rfind("FileAvailable--etc-kubernetes-", 0) == 0 || check == "Port-10250" ||
-        check.rfind("DirAvailable--etc-kubernetes-manifests", 0) == 0) {
-      c.partial_join = true;
-    }
-    pos = end;
-  }
-  if (!c.preflight_checks.empty()) {
-    c.cls = FailureClass::kPreflight;
-  } else if (Contains(low, "could not find a jws signature") ||
-             (Contains(low, "token") && (Contains(low, "expired") || Contains(low, "invalid")))) {
-    c.cls = FailureClass::kTokenInvalid;
-  } else if (Contains(low, "are pinned") || Contains(low, "ca hash") ||
-             Contains(low, "cacerthashes")) {
-    c.cls = FailureClass::kCaMismatch;
-  } else if (Contains(low, "connection refused") || Contains(low, "no route to host") ||
-             Contains(low, "i/o timeout") || Contains(low, "network is unreachable") ||
-             Contains(low, "no such host") || Contains(low, "context deadline exceeded")) {
-    c.cls = FailureClass::kUnreachable;
-  }
-  return c;
-}
-
-bool IsBootstrapToken(std::string_view token) {
-  if (token.size() != 23 || token[6] != '.') return false;
-  for (size_t i = 0; i < token.size(); ++i) {
-    if (i == 6) continue;
-    char ch = token[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) return false;
-  }
-  return true;
-}
-
-bool IsEndpoint(std::string_view endpoint) {
-  size_t colon = endpoint.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  std::string_view host = endpoint.substr(0, colon);
-  std::string_view port = endpoint.substr(colon + 1);
-  if (port.empty() || port.size() > 5) return false;
-  long p = 0;
-  for (char c : port) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    p = p * 10 + (c - '0');
-  }
-  if (p < 1 || p > 65535) return false;
-  if (host.front() == '[') {
-    if (host.back() != ']' || host.size() < 4) return false;
-    return std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
-      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
-    });
-  }
-  if (host.size() > 253) return false;
-  return std::all_of(host.begin(), host.end(),
-                     [](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
-                     }) &&
-         host.front() != '-' && host.front() != '.';
-}
 
 std::optional<std::time_t> ParseRfc3339(std::string_view text) {
   if (text.size() < 20) return std::nullopt;
@@ -166,23 +59,6 @@ std::optional<std::time_t> ParseRfc3339(std::string_view text) {
   }
   if (*rest != '\0') return std::nullopt;
   return ::timegm(&tm) - offset;
-}
-
-std::optional<std::string> KubeconfigServer(std::string_view kubeconfig) {
-  size_t pos = kubeconfig.find("server:");
-  if (pos == std::string_view::npos) return std::nullopt;
-  size_t start = pos + 7;
-  size_t end = kubeconfig.find('\n', start);
-  std::string value(kubeconfig.substr(start, end == std::string_view::npos ? end : end - start));
-  value.erase(0, value.find_first_not_of(" \t\"'"));
-  while (!value.empty() && (std::isspace(static_cast<unsigned char>(value.back())) ||
-                            value.back() == '"' || value.back() == '\'')) {
-    value.pop_back();
-  }
-  if (value.rfind("https://", 0) == 0) value = value.substr(8);
-  while (!value.empty() && value.back() == '/') value.pop_back();
-  if (value.empty()) return std::nullopt;
-  return value;
 }
 
 StatusOr<json> ParseTaints(const json& taints) {
@@ -226,20 +102,12 @@ StatusOr<json> ParseTaints(const json& taints) {
   return out;
 }
 
-bool SupportsV1Beta4(std::string_view version) {
-  int major = 0, minor = 0;
-  std::string v(version);
-  if (!v.empty() && v[0] == 'v') v.erase(0, 1);
-  if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) != 2) return false;
-  return major > 1 || (major == 1 && minor >= 31);
-}
-
 json JoinConfiguration(const json& p, const std::vector<std::string>& hashes, bool v1beta4) {
   json token = {{"apiServerEndpoint", p["api_server_endpoint"]},
                 {"token", p["token"]},
                 {"caCertHashes", hashes},
                 {"unsafeSkipCAVerification", false}};
-  json cfg = {{"apiVersion", v1beta4 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3"},
+  json cfg = {{"apiVersion", ConfigApiVersion(v1beta4)},
               {"kind", "JoinConfiguration"},
               {"discovery", {{"bootstrapToken", token}, {"tlsBootstrapToken", p["token"]}}}};
   std::string discovery_timeout = Duration(p["discovery_timeout"].get<long long>());
@@ -300,15 +168,6 @@ ansible::ArgSpec JoinSpec() {
   };
   spec.mutually_exclusive = {{"ca_cert_hashes", "ca_cert_pem"}};
   return spec;
-}
-
-JoinSystem JoinSystem::FromEnvironment() {
-  JoinSystem sys;
-  if (const char* root = std::getenv(kJoinTestRootEnv); root != nullptr && *root != '\0') {
-    sys.root = root;
-  }
-  if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') sys.tmp_dir = tmp;
-  return sys;
 }
 
 namespace {
@@ -377,9 +236,106 @@ StatusOr<Validated> Validate(const json& p, std::time_t now) {
   return v;
 }
 
+// A node that already has a kubelet.conf: done when it names `endpoint` and
+// one of the pinned CAs, an error otherwise; nullopt when not joined yet.
+StatusOr<std::optional<Result>> AlreadyJoined(const System& sys, const std::string& endpoint,
+                                              const std::vector<std::string>& hashes, Result r) {
+  StatusOr<std::optional<std::string>> existing =
+      ansible::ReadFileIfExists(sys.root + "/etc/kubernetes/kubelet.conf");
+  if (!existing.ok()) return existing.status();
+  if (!*existing) return std::optional<Result>();
+  std::optional<std::string> server = KubeconfigServer(**existing);
+  if (server && *server == endpoint) {
+    // Same endpoint; the CA must be one of the pinned ones too, or this is
+    // another cluster behind the same address.
+    if (std::optional<std::string> ca = KubeconfigCa(**existing)) {
+      StatusOr<std::string> hash = CaCertHash(*ca);
+      if (hash.ok() && std::find(hashes.begin(), hashes.end(), *hash) == hashes.end()) {
+        r.failed = true;
+        r.extra["failure_class"] = "other_cluster";
+        r.msg = "this node is joined to " + endpoint + " but its CA (" + *hash +
+                ") is not one of ca_cert_hashes; run kubeadm reset on it first";
+        return std::optional<Result>(std::move(r));
+      }
+    }
+    r.msg = "node already joined to " + endpoint;
+    return std::optional<Result>(std::move(r));
+  }
+  r.failed = true;
+  r.extra["failure_class"] = "other_cluster";
+  r.msg = "this node is already joined to another cluster (" + server.value_or("unknown server") +
+          " in /etc/kubernetes/kubelet.conf); run kubeadm reset on it first";
+  return std::optional<Result>(std::move(r));
+}
+
+// The one-line message for a failed join of class `c`.
+std::string JoinFailureMessage(const Classified& c, const std::string& endpoint,
+                               std::chrono::seconds deadline, const ansible::CommandResult& run) {
+  std::string detail = ErrorLine(run.out + "\n" + run.err);
+  switch (c.cls) {
+    case FailureClass::kTokenInvalid:
+      return "the bootstrap token was rejected by " + endpoint +
+             " (expired, deleted or mistyped); create a new one with kubeadm token create or "
+             "re-apply the proxmox_k8s_cluster resource";
+    case FailureClass::kCaMismatch:
+      return "the cluster CA at " + endpoint +
+             " does not match ca_cert_hashes; check that the hashes belong to this cluster";
+    case FailureClass::kUnreachable:
+      return "the API server " + endpoint + " is unreachable from this node: " + detail;
+    case FailureClass::kPreflight:
+      return PreflightFailedMessage(c.preflight_checks);
+    case FailureClass::kTimeout:
+      return TimeoutMessage("join", deadline);
+    default:
+      return "kubeadm join failed: " +
+             (detail.empty() ? ansible::DescribeFailure({"kubeadm", "join"}, run) : detail);
+  }
+}
+
+// Runs `kubeadm join` (preflight only in check mode); after a partial earlier
+// join it resets the node and tries once more when reset_on_failure allows.
+Result Join(ansible::Module& module, const Kubeadm& kubeadm, const std::string& config_path,
+            Result r) {
+  const json& p = module.params();
+  const std::string endpoint = p["api_server_endpoint"].get<std::string>();
+  const std::vector<std::string> argv =
+      CommandLine(kubeadm, "join", module.check_mode(), {}, config_path);
+  const auto deadline = std::chrono::seconds(p["timeout"].get<long long>());
+  int attempts = 0;
+  while (true) {
+    ++attempts;
+    StatusOr<ansible::CommandResult> run = ansible::RunCommand(argv, deadline);
+    if (!run.ok()) return ansible::Failure(run.status().message());
+    r.extra["attempts"] = attempts;
+    if (run->ok()) {
+      r.changed = true;
+      r.msg = module.check_mode() ? "would join " + endpoint + " (preflight passed)"
+                                  : "joined " + endpoint;
+      return r;
+    }
+    Classified c = ClassifyRun(*run);
+    if (c.partial_join && !module.check_mode() && p["reset_on_failure"] == true && attempts == 1) {
+      StatusOr<ansible::CommandResult> reset = ansible::RunCommand(
+          {kubeadm.path, "reset", "--force", "--cri-socket", p["cri_socket"].get<std::string>()},
+          std::chrono::seconds(300));
+      if (reset.ok() && reset->ok()) {
+        module.Warn("kubeadm join found a partial earlier join (" +
+                    std::string(c.preflight_checks.empty() ? "" : c.preflight_checks[0]) +
+                    "); ran kubeadm reset and retried");
+        continue;
+      }
+    }
+    r.failed = true;
+    r.extra["failure_class"] = FailureClassName(c.cls);
+    r.extra["preflight_errors"] = c.preflight_checks;
+    r.msg = JoinFailureMessage(c, endpoint, deadline, *run);
+    return r;
+  }
+}
+
 }  // namespace
 
-Result RunJoin(ansible::Module& module, const JoinSystem& sys) {
+Result RunJoin(ansible::Module& module, const System& sys) {
   const json& p = module.params();
   std::time_t now = sys.now != 0 ? sys.now : std::time(nullptr);
   StatusOr<Validated> v = Validate(p, now);
@@ -397,130 +353,23 @@ Result RunJoin(ansible::Module& module, const JoinSystem& sys) {
   r.extra["ca_cert_hashes"] = v->hashes;
 
   // Already joined? kubelet.conf names the cluster this node belongs to.
-  const std::string kubelet_conf = sys.root + "/etc/kubernetes/kubelet.conf";
-  StatusOr<std::optional<std::string>> existing = ansible::ReadFileIfExists(kubelet_conf);
-  if (!existing.ok()) return ansible::Failure(existing.status().message());
-  if (*existing) {
-    std::optional<std::string> server = KubeconfigServer(**existing);
-    if (server && *server == endpoint) {
-      // Same endpoint; the CA must be one of the pinned ones too, or this is
-      // another cluster behind the same address.
-      if (std::optional<std::string> ca = KubeconfigCa(**existing)) {
-        StatusOr<std::string> hash = CaCertHash(*ca);
-        if (hash.ok() && std::find(v->hashes.begin(), v->hashes.end(), *hash) == v->hashes.end()) {
-          r.failed = true;
-          r.extra["failure_class"] = "other_cluster";
-          r.msg = "this node is joined to " + endpoint + " but its CA (" + *hash +
-                  ") is not one of ca_cert_hashes; run kubeadm reset on it first";
-          return r;
-        }
-      }
-      r.msg = "node already joined to " + endpoint;
-      return r;
-    }
-    r.failed = true;
-    r.extra["failure_class"] = "other_cluster";
-    r.msg = "this node is already joined to another cluster (" + server.value_or("unknown server") +
-            " in /etc/kubernetes/kubelet.conf); run kubeadm reset on it first";
-    return r;
-  }
+  StatusOr<std::optional<Result>> joined = AlreadyJoined(sys, endpoint, v->hashes, r);
+  if (!joined.ok()) return ansible::Failure(joined.status().message());
+  if (*joined) return std::move(**joined);
 
-  std::optional<std::string> kubeadm =
-      ansible::FindExecutable(p["kubeadm_path"].get<std::string>());
-  if (!kubeadm) return ansible::Failure(p["kubeadm_path"].get<std::string>() + " not found");
-  using std::chrono::seconds;
-  StatusOr<ansible::CommandResult> version =
-      ansible::RunCommand({*kubeadm, "version", "-o", "short"}, seconds(60));
-  if (!version.ok()) return ansible::Failure(version.status().message());
-  if (!version->ok()) {
-    return ansible::Failure(ansible::DescribeFailure({"kubeadm", "version"}, *version));
-  }
-  std::string kubeadm_version = version->out;
-  while (!kubeadm_version.empty() &&
-         std::isspace(static_cast<unsigned char>(kubeadm_version.back()))) {
-    kubeadm_version.pop_back();
-  }
-  const bool v1beta4 = SupportsV1Beta4(kubeadm_version);
-  json config = JoinConfiguration(p, v->hashes, v1beta4);
+  StatusOr<Kubeadm> kubeadm = ProbeKubeadm(p["kubeadm_path"].get<std::string>());
+  if (!kubeadm.ok()) return ansible::Failure(kubeadm.status().message());
+  json config = JoinConfiguration(p, v->hashes, kubeadm->v1beta4);
   std::string config_text = config.dump(2) + "\n";
-  r.extra["kubeadm_version"] = kubeadm_version;
+  r.extra["kubeadm_version"] = kubeadm->version;
   r.extra["config_api_version"] = config["apiVersion"];
   // Secrets in the config are masked by Module::Render like every no_log value.
   r.diffs.push_back({"", config_text, "JoinConfiguration", "JoinConfiguration"});
 
   // The config holds the token: a private file, removed whatever happens.
-  auto config_file = ansible::PrivateTempFile::Create(sys.tmp_dir + "/pvek8s-join-", config_text);
-  if (!config_file.ok()) {
-    return ansible::Failure("cannot write the join configuration: " +
-                            config_file.status().message());
-  }
-  const std::string& path = (*config_file)->path();
-
-  std::vector<std::string> argv = {*kubeadm, "join"};
-  if (module.check_mode()) {
-    argv.push_back("phase");
-    argv.push_back("preflight");
-  }
-  argv.insert(argv.end(), {"--config", path});
-  const auto deadline = seconds(p["timeout"].get<long long>());
-  int attempts = 0;
-  while (true) {
-    ++attempts;
-    StatusOr<ansible::CommandResult> run = ansible::RunCommand(argv, deadline);
-    if (!run.ok()) return ansible::Failure(run.status().message());
-    r.extra["attempts"] = attempts;
-    if (run->ok()) {
-      r.changed = true;
-      r.msg = module.check_mode() ? "would join " + endpoint + " (preflight passed)"
-                                  : "joined " + endpoint;
-      return r;
-    }
-    std::string output = run->out + "\n" + run->err;
-    Classified c =
-        run->timed_out ? Classified{FailureClass::kTimeout, {}, false} : ClassifyFailure(output);
-    if (c.partial_join && !module.check_mode() && p["reset_on_failure"] == true && attempts == 1) {
-      StatusOr<ansible::CommandResult> reset = ansible::RunCommand(
-          {*kubeadm, "reset", "--force", "--cri-socket", p["cri_socket"].get<std::string>()},
-          seconds(300));
-      if (reset.ok() && reset->ok()) {
-        module.Warn("kubeadm join found a partial earlier join (" +
-                    std::string(c.preflight_checks.empty() ? "" : c.preflight_checks[0]) +
-                    "); ran kubeadm reset and retried");
-        continue;
-      }
-    }
-    r.failed = true;
-    r.extra["failure_class"] = FailureClassName(c.cls);
-    r.extra["preflight_errors"] = c.preflight_checks;
-    std::string detail = ErrorLine(output);
-    switch (c.cls) {
-      case FailureClass::kTokenInvalid:
-        r.msg = "the bootstrap token was rejected by " + endpoint +
-                " (expired, deleted or mistyped); create a new one with kubeadm token create or "
-                "re-apply the proxmox_k8s_cluster resource";
-        break;
-      case FailureClass::kCaMismatch:
-        r.msg = "the cluster CA at " + endpoint +
-                " does not match ca_cert_hashes; check that the hashes belong to this cluster";
-        break;
-      case FailureClass::kUnreachable:
-        r.msg = "the API server " + endpoint + " is unreachable from this node: " + detail;
-        break;
-      case FailureClass::kPreflight: {
-        std::string names;
-        for (const std::string& n : c.preflight_checks) names += (names.empty() ? "" : ", ") + n;
-        r.msg = "kubeadm preflight checks failed: " + names;
-        break;
-      }
-      case FailureClass::kTimeout:
-        r.msg = "kubeadm join did not finish within " + std::to_string(deadline.count()) + " s";
-        break;
-      default:
-        r.msg = "kubeadm join failed: " +
-                (detail.empty() ? ansible::DescribeFailure({"kubeadm", "join"}, *run) : detail);
-    }
-    return r;
-  }
+  auto config_file = WriteConfigFile(sys, "join", config_text);
+  if (!config_file.ok()) return ansible::Failure(config_file.status().message());
+  return Join(module, *kubeadm, (*config_file)->path(), std::move(r));
 }
 
 }  // namespace pvek8s::kubeadm

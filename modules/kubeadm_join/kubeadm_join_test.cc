@@ -14,7 +14,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
-#include "modules/kubeadm_join/ca_hash.h"
+#include "modules/kubeadm/ca_hash.h"
 
 namespace pvek8s::kubeadm {
 namespace {
@@ -37,7 +37,7 @@ class Node {
  public:
   Node() {
     WriteText(dir_ / "kubeadm", ReadText(KUBEADM_STANDIN), 0755);
-    ::setenv(kJoinTestRootEnv, dir_.path().c_str(), 1);
+    ::setenv(kTestRootEnv, dir_.path().c_str(), 1);
     WriteText(dir_ / "version", "v1.30.4\n");
     WriteText(dir_ / "mode", "success\n");
     std::filesystem::create_directories(dir_ / "tmp");
@@ -46,7 +46,7 @@ class Node {
   }
   void Mode(const std::string& m) { WriteText(dir_ / "mode", m + "\n"); }
   std::string Path(const std::string& rel) const { return dir_ / rel; }
-  JoinSystem& sys() { return sys_; }
+  System& sys() { return sys_; }
 
   ansible::Result Join(json args, bool check = false) {
     args["kubeadm_path"] = dir_ / "kubeadm";
@@ -66,28 +66,15 @@ class Node {
 
  private:
   TempDir dir_;
-  JoinSystem sys_;
+  System sys_;
   std::string rendered_;
 };
 
-TEST_CASE("input formats") {
-  CHECK(IsBootstrapToken(kToken));
-  CHECK_FALSE(IsBootstrapToken("ABCDEF.0123456789abcdef"));
-  CHECK_FALSE(IsBootstrapToken("abcdef0123456789abcdef"));
-  CHECK(IsEndpoint("10.0.0.1:6443"));
-  CHECK(IsEndpoint("k8s.example.org:443"));
-  CHECK(IsEndpoint("[fd00::1]:6443"));
-  CHECK_FALSE(IsEndpoint("10.0.0.1"));
-  CHECK_FALSE(IsEndpoint("10.0.0.1:70000"));
-  CHECK_FALSE(IsEndpoint("https://10.0.0.1:6443"));
+TEST_CASE("token expiry times") {
   CHECK(ParseRfc3339("2026-12-01T10:00:00Z") == 1796119200);
   CHECK(ParseRfc3339("2026-12-01T11:00:00+01:00") == 1796119200);
   CHECK(ParseRfc3339("2026-12-01T10:00:00.123Z") == 1796119200);
   CHECK_FALSE(ParseRfc3339("yesterday").has_value());
-  CHECK(KubeconfigServer("clusters:\n- cluster:\n    server: https://10.0.0.1:6443\n") ==
-        "10.0.0.1:6443");
-  CHECK(SupportsV1Beta4("v1.31.0"));
-  CHECK_FALSE(SupportsV1Beta4("v1.30.4"));
 }
 
 TEST_CASE("taints in kubectl's form or as mappings") {
@@ -106,23 +93,6 @@ TEST_CASE("taints in kubectl's form or as mappings") {
   CHECK_FALSE(ParseTaints(json{{{"dedicated", "gpu:NoSchedule"}}}).ok());
   CHECK_FALSE(ParseTaints(json{{{"key", "a"}, {"effect", 1}}}).ok());
   CHECK(ParseTaints(nullptr)->empty());
-}
-
-TEST_CASE("failure classification from kubeadm's texts") {
-  CHECK(ClassifyFailure("could not find a JWS signature in the cluster-info ConfigMap").cls ==
-        FailureClass::kTokenInvalid);
-  CHECK(ClassifyFailure("none of the public keys \"sha256:ab\" are pinned").cls ==
-        FailureClass::kCaMismatch);
-  CHECK(ClassifyFailure("dial tcp 1.2.3.4:6443: connect: no route to host").cls ==
-        FailureClass::kUnreachable);
-  Classified p = ClassifyFailure(
-      "[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]: exists\n"
-      "[ERROR Swap]: swap on\n");
-  CHECK(p.cls == FailureClass::kPreflight);
-  CHECK(p.preflight_checks ==
-        std::vector<std::string>{"FileAvailable--etc-kubernetes-pki-ca.crt", "Swap"});
-  CHECK(p.partial_join);
-  CHECK_FALSE(ClassifyFailure("[ERROR Swap]: swap on").partial_join);
 }
 
 TEST_CASE("joins once, then reports unchanged; the token never appears in output") {

@@ -1,4 +1,6 @@
 // Byte encodings and digests shared by the provider, the modules and pvesim.
+// Needs only the C library (no OpenSSL): the statically linked module binaries
+// link it too.
 #ifndef PROVIDER_BASE_ENCODING_H_
 #define PROVIDER_BASE_ENCODING_H_
 
@@ -18,11 +20,11 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // Lower-case hex of every byte.
 std::string HexEncode(std::string_view bytes);
 
-// SHA-256 of `bytes`, as 32 raw bytes.
+// SHA-256 (FIPS 180-4) of `bytes`, as 32 raw bytes.
 std::string Sha256(std::string_view bytes);
 
-// `n` bytes from OpenSSL's CSPRNG. Aborts if the CSPRNG fails, because every
-// caller uses these for secrets and a weak fallback would be worse.
+// `n` bytes from the kernel's CSPRNG (getrandom(2)). Aborts if it fails,
+// because every caller uses these for secrets and a weak fallback would be worse.
 std::string RandomBytes(size_t n);
 
 // A string of `n` characters drawn uniformly (rejection sampling, no modulo

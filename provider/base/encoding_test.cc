@@ -27,9 +27,28 @@ TEST_CASE("base64 round-trips every length, with and without padding") {
   CHECK_FALSE(Base64Decode("Z").has_value());
 }
 
-TEST_CASE("sha256 and hex match the published test vector") {
+TEST_CASE("sha256 and hex match the FIPS 180-4 examples and block boundaries") {
+  CHECK(HexEncode(Sha256("")) ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(HexEncode(Sha256("abc")) ==
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(HexEncode(Sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(HexEncode(Sha256(std::string(1000000, 'a'))) ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  // 55, 56 and 64 bytes: the length field fits, just does not fit, and a full block.
+  CHECK(HexEncode(Sha256(std::string(55, 'a'))) ==
+        "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  CHECK(HexEncode(Sha256(std::string(56, 'a'))) ==
+        "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  CHECK(HexEncode(Sha256(std::string(64, 'a'))) ==
+        "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+}
+
+TEST_CASE("random bytes have the asked length and differ") {
+  CHECK(RandomBytes(0).empty());
+  CHECK(RandomBytes(1000).size() == 1000);
+  CHECK(RandomBytes(32) != RandomBytes(32));
 }
 
 TEST_CASE("random strings use only the alphabet and differ") {

@@ -1,4 +1,7 @@
-#include "modules/kubeadm_join/ca_hash.h"
+// The modules' CA pin against the openssl command line kubeadm documents and
+// against the provider's OpenSSL implementation (provider/base/x509.h): the
+// provider hands out the pin that these modules check, so the two must agree.
+#include "modules/kubeadm/ca_hash.h"
 
 #include <doctest/doctest.h>
 
@@ -6,32 +9,13 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
+#include "provider/base/encoding.h"
+#include "provider/base/x509.h"
 
 namespace pvek8s::kubeadm {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
-TEST_CASE("SHA-256 matches the FIPS 180-4 examples and block boundaries") {
-  CHECK(Hex(Sha256Digest("")) ==
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(Hex(Sha256Digest("abc")) ==
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(Hex(Sha256Digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
-        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  CHECK(Hex(Sha256Digest(std::string(1000000, 'a'))) ==
-        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
 
 // The pin, computed by the openssl command line as kubeadm's docs describe it.
 std::string OpensslPin(const std::string& cert_path) {
@@ -65,6 +49,38 @@ TEST_CASE("the CA pin equals openssl's for RSA and ECDSA CAs") {
     REQUIRE_MESSAGE(pin.ok(), pin.status().message());
     CHECK(*pin == OpensslPin(cert));
     CHECK(IsCaCertHash(*pin));
+    auto provider_pin = CaCertHashFromPem(pem);
+    REQUIRE_MESSAGE(provider_pin.ok(), provider_pin.status().message());
+    CHECK(*provider_pin == *pin);
+  }
+}
+
+TEST_CASE("the CA pin equals the provider's for the CAs proxmox_k8s_cluster makes") {
+  ansible::testing::TempDir d;
+  for (KeyAlgorithm alg : {KeyAlgorithm::kEcdsaP256, KeyAlgorithm::kRsa2048}) {
+    CAPTURE(static_cast<int>(alg));
+    StatusOr<CaBundle> ca = GenerateCa(alg, 365);
+    REQUIRE_MESSAGE(ca.ok(), ca.status().message());
+    StatusOr<std::string> provider_pin = CaCertHashFromPem(ca->cert_pem);
+    REQUIRE_MESSAGE(provider_pin.ok(), provider_pin.status().message());
+    StatusOr<std::string> module_pin = CaCertHash(ca->cert_pem);
+    REQUIRE_MESSAGE(module_pin.ok(), module_pin.status().message());
+    CHECK(*module_pin == *provider_pin);
+    std::string cert = d / "ca.crt";
+    ansible::testing::WriteText(cert, ca->cert_pem);
+    CHECK(*module_pin == OpensslPin(cert));
+    // The DER walk finds the same key bytes as OpenSSL's parser.
+    StatusOr<std::string> der = PemCertificateToDer(ca->cert_pem);
+    REQUIRE(der.ok());
+    CHECK(*der == ca->cert_der);
+    // A kubeconfig carries the CA as base64 of the PEM.
+    std::optional<std::string> embedded = KubeconfigCa(
+        "clusters:\n- cluster:\n    certificate-authority-data: " + Base64Encode(ca->cert_pem) +
+        "\n    server: https://10.0.0.1:6443\n");
+    REQUIRE(embedded.has_value());
+    StatusOr<std::string> embedded_pin = CaCertHash(*embedded);
+    REQUIRE(embedded_pin.ok());
+    CHECK(*embedded_pin == *provider_pin);
   }
 }
 

@@ -1,10 +1,13 @@
 // kubeadm's CA public key pin: "sha256:" + hex SHA-256 of the CA certificate's
 // DER SubjectPublicKeyInfo (the same for RSA and ECDSA keys).
 //
-// Implemented without OpenSSL so that module binaries stay small and static;
-// tests compare it with the openssl command line.
-#ifndef MODULES_KUBEADM_JOIN_CA_HASH_H_
-#define MODULES_KUBEADM_JOIN_CA_HASH_H_
+// Implemented without OpenSSL (a DER walk and the base library's SHA-256) so
+// that module binaries stay small and static. The provider computes the same
+// pin with OpenSSL (CaCertHashFromPem in provider/base/x509.h); ca_hash_test
+// feeds both, and the openssl command line kubeadm documents, the same
+// certificates.
+#ifndef MODULES_KUBEADM_CA_HASH_H_
+#define MODULES_KUBEADM_CA_HASH_H_
 
 #include <optional>
 #include <string>
@@ -13,9 +16,6 @@
 #include "provider/base/status.h"
 
 namespace pvek8s::kubeadm {
-
-// SHA-256 of `data`, 32 raw bytes (FIPS 180-4).
-std::string Sha256Digest(std::string_view data);
 
 // The DER bytes of the first "CERTIFICATE" block of a PEM text.
 StatusOr<std::string> PemCertificateToDer(std::string_view pem);
@@ -35,4 +35,4 @@ bool IsCaCertHash(std::string_view text);
 
 }  // namespace pvek8s::kubeadm
 
-#endif  // MODULES_KUBEADM_JOIN_CA_HASH_H_
+#endif  // MODULES_KUBEADM_CA_HASH_H_
