@@ -59,7 +59,7 @@ std::optional<std::string> Header(const HttpRequest& req, const std::string& nam
   return std::nullopt;
 }
 
-FakeTransport::Handler Always(StatusOr<HttpResponse> answer) {
+FakeTransport::Handler Always(const StatusOr<HttpResponse>& answer) {
   return [answer](const HttpRequest&) { return answer; };
 }
 
