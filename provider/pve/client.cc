@@ -1,84 +1,14 @@
 #include "provider/pve/client.h"
 
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
-#include <atomic>
+#include <algorithm>
 #include <random>
 #include <thread>
 
-#include "provider/base/encoding.h"
 #include "provider/base/log.h"
-#include "provider/pve/curl_loader.h"
+#include "provider/pve/curl_transport.h"
 
 namespace pvek8s::pve {
 namespace {
-
-constexpr char kApiPrefix[] = "/api2/json";
-// More idle connections than Terraform's default parallelism (10) would
-// only hold sockets open on the Proxmox side.
-constexpr size_t kMaxIdleHandles = 16;
-
-size_t AppendBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-// Keeps the status line's reason phrase: Proxmox puts its message there, and
-// before PVE 8.3 that was the only place.
-size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
-  std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {
-    size_t sp1 = line.find(' ');
-    size_t sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
-    std::string reason = sp2 == std::string::npos ? "" : line.substr(sp2 + 1);
-    while (!reason.empty() && (reason.back() == '\r' || reason.back() == '\n')) reason.pop_back();
-    *static_cast<std::string*>(user) = reason;
-  }
-  return size * n;
-}
-
-struct PinState {
-  std::string expected;  // lower-case hex
-  std::string seen;      // what the server presented
-};
-
-int PinVerify(int preverified, X509_STORE_CTX* store) {
-  (void)preverified;
-  // Only the leaf certificate is pinned; the chain is not consulted.
-  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
-  SSL* ssl =
-      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* pin = static_cast<PinState*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  X509* cert = X509_STORE_CTX_get_current_cert(store);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!pin || !cert || X509_digest(cert, EVP_sha256(), md, &len) != 1) return 0;
-  pin->seen = HexEncode(std::string(reinterpret_cast<char*>(md), len));
-  return pin->seen == pin->expected ? 1 : 0;
-}
-
-CURLcode InstallPin(CURL*, void* ssl_ctx, void* user) {
-  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_app_data(ctx, user);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, PinVerify);
-  return CURLE_OK;
-}
-
-int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* cancelled = static_cast<std::function<bool()>*>(user);
-  return (*cancelled && (*cancelled)()) ? 1 : 0;
-}
-
-std::string EncodeParams(const Params& params) {
-  std::string out;
-  for (const auto& [k, v] : params) {
-    if (!out.empty()) out += '&';
-    out += UrlEncode(k) + "=" + UrlEncode(v);
-  }
-  return out;
-}
 
 std::string FirstLine(std::string s) {
   size_t nl = s.find('\n');
@@ -112,13 +42,16 @@ std::string JsonString(const nlohmann::json& j) {
 }
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
-  static std::atomic<uint64_t> next_id{1};
-  id_ = next_id.fetch_add(1);
+  transport_ = std::make_unique<CurlTransport>(options_);
 }
-Client::~Client() {
-  if (idle_handles_.empty()) return;
-  auto api = Curl();
-  for (void* h : idle_handles_) (*api)->easy_cleanup(static_cast<CURL*>(h));
+
+Client::Client(ClientOptions options, std::unique_ptr<Transport> transport)
+    : options_(std::move(options)), transport_(std::move(transport)) {}
+
+Client::~Client() = default;
+
+std::chrono::steady_clock::time_point Client::Now() const {
+  return options_.now ? options_.now() : std::chrono::steady_clock::now();
 }
 
 bool Client::IsNotFound(const Status& status) { return status.code() == StatusCode::kNotFound; }
@@ -140,125 +73,25 @@ bool Client::Backoff(std::chrono::milliseconds d) {
   return !Cancelled();
 }
 
-StatusOr<Client::Response> Client::Send(const std::string& method, const std::string& path,
-                                        const Params& params, std::chrono::milliseconds timeout) {
-  PVEK8S_ASSIGN_OR_RETURN(const CurlApi* api, Curl());
-  CURL* curl = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    if (!idle_handles_.empty()) {
-      curl = static_cast<CURL*>(idle_handles_.back());
-      idle_handles_.pop_back();
-    }
-  }
-  if (!curl) curl = api->easy_init();
-  if (!curl) return InternalError("curl_easy_init failed");
-  // Back to the pool whatever happens; easy_reset keeps the connection.
-  auto give_back = [this, api](CURL* h) {
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    if (idle_handles_.size() < kMaxIdleHandles) {
-      idle_handles_.push_back(h);
-    } else {
-      api->easy_cleanup(h);
-    }
-  };
-  std::unique_ptr<CURL, decltype(give_back)> returned(curl, give_back);
-  api->easy_reset(curl);
-
-  std::string url = options_.endpoint + kApiPrefix + path;
-  std::string body = EncodeParams(params);
-  bool has_body = method == "POST" || method == "PUT";
-  if (!has_body && !body.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + body;
-
-  Response resp;
-  std::string reason;
-  api->easy_setopt(curl, CURLOPT_URL, url.c_str());
-  api->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  api->easy_setopt(curl, CURLOPT_WRITEDATA, &resp.body);
-  api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
-  api->easy_setopt(curl, CURLOPT_HEADERDATA, &reason);
-  if (timeout.count() > 0) {
-    api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  } else {
-    api->easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout_seconds));
-  }
-  api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
-  api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
-  api->easy_setopt(curl, CURLOPT_XFERINFODATA, &options_.cancelled);
-  if (has_body) {
-    api->easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    api->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-
-  PinState pin;
-  if (options_.insecure) {
-    api->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    api->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!options_.fingerprint_sha256.empty()) {
-    // The pin replaces chain and name checks: Proxmox certificates are
-    // self-signed and often reached by IP.
-    pin.expected = options_.fingerprint_sha256;
-    api->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    api->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    api->easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, InstallPin);
-    api->easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &pin);
-  } else if (!options_.ca_pem.empty()) {
-    curl_blob blob{const_cast<char*>(options_.ca_pem.data()), options_.ca_pem.size(),
-                   CURL_BLOB_COPY};
-    api->easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
-  }
-
-  curl_slist* headers = nullptr;
-  std::string auth;
+StatusOr<HttpResponse> Client::Send(const std::string& method, const std::string& path,
+                                    const Params& params, std::chrono::milliseconds timeout) {
+  HttpRequest req{.method = method,
+                  .path = path,
+                  .params = params,
+                  .timeout = timeout.count() > 0
+                                 ? timeout
+                                 : std::chrono::milliseconds(options_.timeout_seconds * 1000)};
   if (!options_.token_id.empty()) {
-    auth = "Authorization: PVEAPIToken=" + options_.token_id + "=" + options_.token_secret;
-    headers = api->slist_append(headers, auth.c_str());
+    req.headers.emplace_back("Authorization",
+                             "PVEAPIToken=" + options_.token_id + "=" + options_.token_secret);
   } else if (path != "/access/ticket") {
     std::lock_guard<std::mutex> lock(ticket_mu_);
-    std::string cookie = "PVEAuthCookie=" + ticket_;
-    api->easy_setopt(curl, CURLOPT_COOKIE, cookie.c_str());
-    if (method != "GET") {
-      auth = "CSRFPreventionToken: " + csrf_token_;
-      headers = api->slist_append(headers, auth.c_str());
-    }
+    req.headers.emplace_back("Cookie", "PVEAuthCookie=" + ticket_);
+    if (method != "GET") req.headers.emplace_back("CSRFPreventionToken", csrf_token_);
   }
-  headers = api->slist_append(headers, "Accept: application/json");
-  api->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  CURLcode rc = api->easy_perform(curl);
-  api->slist_free_all(headers);
-  // Scrub the secret-bearing header copy.
-  std::fill(auth.begin(), auth.end(), '\0');
-
-  std::string what = method + " " + path;
-  if (rc != CURLE_OK) {
-    if (rc == CURLE_ABORTED_BY_CALLBACK) return CancelledError(what + ": cancelled");
-    if (!pin.expected.empty() && !pin.seen.empty() && pin.seen != pin.expected) {
-      return UnavailableError(what + ": the server's certificate has SHA-256 fingerprint " +
-                              pin.seen + ", not the pinned " + pin.expected +
-                              " (tls.fingerprint_sha256)");
-    }
-    std::string msg = what + ": " + api->easy_strerror(rc);
-    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
-      if (!options_.ca_pem.empty()) {
-        return UnavailableError(msg +
-                                " — the server's certificate is not signed by the CA in "
-                                "tls.ca_pem; give the CA of this Proxmox VE cluster "
-                                "(/etc/pve/pve-root-ca.pem) or pin the server with "
-                                "tls.fingerprint_sha256");
-      }
-      return UnavailableError(msg +
-                              " — the server's certificate is not trusted; set tls.ca_pem "
-                              "or tls.fingerprint_sha256 (tls.insecure only as a last "
-                              "resort)");
-    }
-    if (rc == CURLE_OPERATION_TIMEDOUT) return DeadlineExceededError(msg);
-    return UnavailableError(msg + " (is " + options_.endpoint + " reachable?)");
-  }
-  api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
-  resp.reason = reason;
+  auto resp = transport_->Send(req);
+  // Scrub the secret-bearing header copies.
+  for (auto& [name, value] : req.headers) std::fill(value.begin(), value.end(), '\0');
   return resp;
 }
 
@@ -267,8 +100,7 @@ Status Client::EnsureTicket() {
   {
     std::lock_guard<std::mutex> lock(ticket_mu_);
     // Tickets live two hours; renew well before.
-    if (!ticket_.empty() &&
-        std::chrono::steady_clock::now() - ticket_time_ < std::chrono::minutes(60)) {
+    if (!ticket_.empty() && Now() - ticket_time_ < std::chrono::minutes(60)) {
       return Status::Ok();
     }
   }
@@ -286,7 +118,7 @@ Status Client::EnsureTicket() {
   std::lock_guard<std::mutex> lock(ticket_mu_);
   ticket_ = JsonString(j["data"].value("ticket", nlohmann::json()));
   csrf_token_ = JsonString(j["data"].value("CSRFPreventionToken", nlohmann::json()));
-  ticket_time_ = std::chrono::steady_clock::now();
+  ticket_time_ = Now();
   return Status::Ok();
 }
 

@@ -1,8 +1,9 @@
-// A Proxmox VE API client. Knows nothing about Terraform: HTTPS transport
-// (libcurl, verification on by default, CA or SHA-256 pinning), token and
-// ticket authentication, retries with backoff for what is safe to repeat,
-// task waiting with cancellation, and typed calls for the endpoints the
-// provider uses.
+// A Proxmox VE API client. Knows nothing about Terraform: token and ticket
+// authentication, retries with backoff for what is safe to repeat, error
+// mapping, task waiting with cancellation, and typed calls for the endpoints
+// the provider uses. The bytes travel through a Transport (transport.h):
+// HTTPS with libcurl by default (curl_transport.h), a script in tests
+// (fake_transport.h).
 #ifndef PROVIDER_PVE_CLIENT_H_
 #define PROVIDER_PVE_CLIENT_H_
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "provider/base/status.h"
+#include "provider/pve/transport.h"
 
 namespace pvek8s::pve {
 
@@ -35,10 +37,10 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_base{200};
   // Polled during waits and transfers; true stops the call with kCancelled.
   std::function<bool()> cancelled;
+  // The clock a login ticket's age is read from; steady_clock when empty.
+  // Tests move it forward to see a ticket renewed.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
-
-// Form parameters in order; values are sent as given (booleans as 0/1).
-using Params = std::vector<std::pair<std::string, std::string>>;
 
 // One node as GET /nodes reports it.
 struct NodeInfo {
@@ -68,13 +70,21 @@ struct TaskResult {
 
 class Client {
  public:
+  // Talks HTTPS through a CurlTransport made from `options`.
   explicit Client(ClientOptions options);
+  // Talks through `transport` (a FakeTransport in tests); `options` still
+  // give the credentials, timeout, retry policy and cancellation.
+  Client(ClientOptions options, std::unique_ptr<Transport> transport);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
   // Raw call: `path` below /api2/json (e.g. "/nodes"); GET/DELETE params go
   // in the query string, POST/PUT params in a form body. Returns "data".
+  // Authenticates every request: with a token its Authorization header,
+  // otherwise a ticket from POST /access/ticket (renewed after an hour, and
+  // once after a 401) sent as a cookie, plus the CSRF token on every method
+  // but GET.
   // Errors carry the method, path, HTTP status and Proxmox's message; codes:
   // 401 kUnauthenticated, 403 kPermissionDenied, 400 kInvalidArgument,
   // "does not exist" kNotFound, "already exists" kAlreadyExists, lock
@@ -114,24 +124,15 @@ class Client {
   bool Backoff(std::chrono::milliseconds d);
 
  private:
-  struct Response {
-    long status = 0;
-    std::string reason;
-    std::string body;
-  };
-  StatusOr<Response> Send(const std::string& method, const std::string& path, const Params& params,
-                          std::chrono::milliseconds timeout);
+  // One attempt through the transport, with the authentication headers.
+  StatusOr<HttpResponse> Send(const std::string& method, const std::string& path,
+                              const Params& params, std::chrono::milliseconds timeout);
   Status EnsureTicket();
   bool Cancelled() const { return options_.cancelled && options_.cancelled(); }
+  std::chrono::steady_clock::time_point Now() const;
 
   ClientOptions options_;
-  uint64_t id_ = 0;
-  // Idle curl handles (CURL*, kept opaque: libcurl is loaded on first use).
-  // Each keeps its connection alive, so a call made from any gRPC thread
-  // reuses one instead of paying a TLS handshake. Per client: a connection
-  // made under one client's certificate checks never serves another client.
-  std::mutex pool_mu_;
-  std::vector<void*> idle_handles_;
+  std::unique_ptr<Transport> transport_;
   std::mutex ticket_mu_;
   std::string ticket_;
   std::string csrf_token_;
