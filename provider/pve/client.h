@@ -42,26 +42,6 @@ struct ClientOptions {
   std::function<std::chrono::steady_clock::time_point()> now;
 };
 
-// One node as GET /nodes reports it.
-struct NodeInfo {
-  std::string name;
-  std::string status;  // online | offline | unknown
-  int64_t mem = 0;
-  int64_t maxmem = 0;
-  double cpu = 0;
-  int64_t maxcpu = 0;
-};
-
-// One VM of a node's list.
-struct VmSummary {
-  int64_t vmid = 0;
-  std::string name;
-  std::string status;
-  bool template_ = false;
-  int64_t maxdisk = 0;
-  std::string lock;  // "clone" while a clone is still being made, ...
-};
-
 // The final state of a task.
 struct TaskResult {
   std::string exitstatus;  // "OK", "WARNINGS: n", or the error text
@@ -103,15 +83,6 @@ class Client {
   StatusOr<TaskResult> WaitTask(const std::string& upid, std::chrono::seconds timeout);
   // Waits and turns a failed task into an error naming `what`.
   Status WaitTaskOk(const std::string& upid, std::chrono::seconds timeout, const std::string& what);
-
-  StatusOr<std::string> Version();
-  StatusOr<std::vector<NodeInfo>> Nodes();
-  StatusOr<std::vector<VmSummary>> ListVms(const std::string& node);
-  // Proxmox's next free id (no reservation!); `start_at` asks for that id or
-  // the first free one above it.
-  StatusOr<int64_t> NextId(std::optional<int64_t> candidate = std::nullopt);
-  StatusOr<nlohmann::json> GetConfig(const std::string& node, int64_t vmid, bool current = false);
-  StatusOr<nlohmann::json> CurrentStatus(const std::string& node, int64_t vmid);
 
   // True when `status` means the VM (or its config file) does not exist.
   static bool IsNotFound(const Status& status);

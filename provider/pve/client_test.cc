@@ -9,7 +9,9 @@
 #include <optional>
 #include <utility>
 
+#include "provider/pve/cluster.h"
 #include "provider/pve/fake_transport.h"
+#include "provider/pve/nodes.h"
 
 namespace pvek8s::pve {
 namespace {
@@ -134,7 +136,7 @@ TEST_CASE("Call returns data and hands the transport structured params and the t
   Harness h;
   const std::string path = "/nodes/pve1/qemu/100/config";
   h.fake->On("GET", path, Always(FakeTransport::Data({{"memory", "2048"}})));
-  auto conf = h.client->GetConfig("pve1", 100, /*current=*/true);
+  auto conf = h.client->Call("GET", path, {{"current", "1"}});
   REQUIRE(conf.ok());
   CHECK((*conf)["memory"] == "2048");
   h.fake->On("POST", "/nodes/pve1/qemu/100/agent/ping", Always(FakeTransport::Data(nullptr)));
@@ -160,10 +162,10 @@ TEST_CASE("the typed calls decode what the transport brings") {
   h.fake->On(
       "GET", "/nodes",
       Always(FakeTransport::Data({{{"node", "pve1"}, {"status", "online"}, {"maxcpu", 8}}})));
-  CHECK(*h.client->Version() == "8.2.4");
-  CHECK(*h.client->NextId() == 100);
-  CHECK(*h.client->NextId(250) == 250);
-  auto nodes = h.client->Nodes();
+  CHECK(*GetVersion(*h.client) == "8.2.4");
+  CHECK(*NextFreeId(*h.client) == 100);
+  CHECK(*NextFreeId(*h.client, 250) == 250);
+  auto nodes = ListNodes(*h.client);
   REQUIRE(nodes.ok());
   REQUIRE(nodes->size() == 1);
   CHECK((*nodes)[0].name == "pve1");

@@ -22,6 +22,8 @@
 #include "provider/base/encoding.h"
 #include "provider/base/x509.h"
 #include "provider/pve/client.h"
+#include "provider/pve/cluster.h"
+#include "provider/pve/cluster.h"
 
 namespace pvek8s::pve {
 namespace {
@@ -192,7 +194,7 @@ TEST_CASE("a pinned certificate that matches is trusted; the request is encoded 
 
   // And the same through the client's own constructor.
   Client client(o);
-  auto version = client.Version();
+  auto version = GetVersion(client);
   REQUIRE(version.ok());
   CHECK(*version == "8.2.4");
 }

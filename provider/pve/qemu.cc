@@ -21,7 +21,21 @@ VmStatus DecodeStatus(const json& j) {
 }  // namespace
 
 StatusOr<std::vector<VmSummary>> ListVms(Client& client, const std::string& node) {
-  return client.ListVms(node);
+  PVEK8S_ASSIGN_OR_RETURN(auto j, client.Call("GET", "/nodes/" + node + "/qemu"));
+  std::vector<VmSummary> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (!v.is_object()) continue;
+    VmSummary s;
+    s.vmid = JsonInt(v.value("vmid", json(0))).value_or(0);
+    s.name = JsonString(v.value("name", json()));
+    s.status = JsonString(v.value("status", json()));
+    s.template_ = JsonInt(v.value("template", json(0))).value_or(0) == 1;
+    s.maxdisk = JsonInt(v.value("maxdisk", json(0))).value_or(0);
+    s.lock = JsonString(v.value("lock", json()));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 StatusOr<VmConfig> GetVmConfig(Client& client, const VmRef& vm) {

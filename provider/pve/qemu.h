@@ -23,6 +23,16 @@ struct VmRef {
   int64_t vmid = 0;
 };
 
+// One VM of a node's list.
+struct VmSummary {
+  int64_t vmid = 0;
+  std::string name;
+  std::string status;
+  bool template_ = false;
+  int64_t maxdisk = 0;
+  std::string lock;  // "clone" while a clone is still being made, ...
+};
+
 // GET /nodes/{node}/qemu: the VMs and templates of one node.
 StatusOr<std::vector<VmSummary>> ListVms(Client& client, const std::string& node);
 

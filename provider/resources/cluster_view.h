@@ -8,6 +8,7 @@
 #include "provider/framework/diagnostics.h"
 #include "provider/framework/resource.h"
 #include "provider/pve/client.h"
+#include "provider/pve/nodes.h"
 #include "provider/resources/provider_data.h"
 
 namespace pvek8s::resources {

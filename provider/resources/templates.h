@@ -10,6 +10,7 @@
 
 #include "provider/base/status.h"
 #include "provider/pve/client.h"
+#include "provider/pve/qemu.h"
 
 namespace pvek8s::resources {
 

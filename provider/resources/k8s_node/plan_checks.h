@@ -15,6 +15,7 @@
 #include "provider/base/status.h"
 #include "provider/framework/diagnostics.h"
 #include "provider/pve/client.h"
+#include "provider/pve/qemu.h"
 #include "provider/resources/templates.h"
 #include "provider/tftypes/value.h"
 
