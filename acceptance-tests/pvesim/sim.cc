@@ -67,8 +67,14 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   PVEK8S_RETURN_IF_ERROR(sim->Load());
   sim->scheduler_.Start();
 
+  sim->RegisterRoutes();
+  return sim;
+}
+
+// "METHOD /path/{template}" -> handler; params.cc declares the same paths.
+void Simulator::RegisterRoutes() {
   auto add = [&](const char* m, const char* p, Handler h) {
-    sim->routes_[std::string(m) + " " + p] = h;
+    routes_[std::string(m) + " " + p] = h;
   };
   const std::string q = "/nodes/{node}/qemu/{vmid}";
   add("GET", "/version", &Simulator::GetVersion);
@@ -84,27 +90,27 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   add("POST", "/access/ticket", &Simulator::PostTicket);
   add("GET", "/nodes/{node}/qemu", &Simulator::ListVms);
   add("POST", "/nodes/{node}/qemu", &Simulator::CreateVm);
-  sim->routes_["GET " + q] = &Simulator::GetVmIndex;
-  sim->routes_["DELETE " + q] = &Simulator::DeleteVm;
-  sim->routes_["GET " + q + "/config"] = &Simulator::GetConfig;
-  sim->routes_["PUT " + q + "/config"] = &Simulator::PutConfig;
-  sim->routes_["POST " + q + "/config"] = &Simulator::PostConfig;
-  sim->routes_["GET " + q + "/pending"] = &Simulator::GetPending;
-  sim->routes_["GET " + q + "/cloudinit"] = &Simulator::GetCloudinit;
-  sim->routes_["PUT " + q + "/cloudinit"] = &Simulator::PutCloudinit;
-  sim->routes_["POST " + q + "/clone"] = &Simulator::Clone;
-  sim->routes_["PUT " + q + "/resize"] = &Simulator::Resize;
-  sim->routes_["POST " + q + "/template"] = &Simulator::MakeTemplate;
-  sim->routes_["GET " + q + "/migrate"] = &Simulator::GetMigrate;
-  sim->routes_["POST " + q + "/migrate"] = &Simulator::Migrate;
-  sim->routes_["GET " + q + "/status"] = &Simulator::GetStatusIndex;
-  sim->routes_["GET " + q + "/status/current"] = &Simulator::GetStatusCurrent;
+  routes_["GET " + q] = &Simulator::GetVmIndex;
+  routes_["DELETE " + q] = &Simulator::DeleteVm;
+  routes_["GET " + q + "/config"] = &Simulator::GetConfig;
+  routes_["PUT " + q + "/config"] = &Simulator::PutConfig;
+  routes_["POST " + q + "/config"] = &Simulator::PostConfig;
+  routes_["GET " + q + "/pending"] = &Simulator::GetPending;
+  routes_["GET " + q + "/cloudinit"] = &Simulator::GetCloudinit;
+  routes_["PUT " + q + "/cloudinit"] = &Simulator::PutCloudinit;
+  routes_["POST " + q + "/clone"] = &Simulator::Clone;
+  routes_["PUT " + q + "/resize"] = &Simulator::Resize;
+  routes_["POST " + q + "/template"] = &Simulator::MakeTemplate;
+  routes_["GET " + q + "/migrate"] = &Simulator::GetMigrate;
+  routes_["POST " + q + "/migrate"] = &Simulator::Migrate;
+  routes_["GET " + q + "/status"] = &Simulator::GetStatusIndex;
+  routes_["GET " + q + "/status/current"] = &Simulator::GetStatusCurrent;
   for (const char* a : {"start", "stop", "shutdown", "reboot"}) {
-    sim->routes_["POST " + q + "/status/" + a] = &Simulator::PowerAction;
+    routes_["POST " + q + "/status/" + a] = &Simulator::PowerAction;
   }
-  sim->routes_["GET " + q + "/agent"] = &Simulator::GetAgentIndex;
-  sim->routes_["POST " + q + "/agent/ping"] = &Simulator::AgentPing;
-  sim->routes_["GET " + q + "/agent/network-get-interfaces"] = &Simulator::AgentNetwork;
+  routes_["GET " + q + "/agent"] = &Simulator::GetAgentIndex;
+  routes_["POST " + q + "/agent/ping"] = &Simulator::AgentPing;
+  routes_["GET " + q + "/agent/network-get-interfaces"] = &Simulator::AgentNetwork;
   add("GET", "/nodes/{node}/tasks", &Simulator::ListTasks);
   add("GET", "/nodes/{node}/tasks/{upid}", &Simulator::GetTaskIndex);
   add("DELETE", "/nodes/{node}/tasks/{upid}", &Simulator::StopTask);
@@ -120,7 +126,6 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
   add("GET", "/pools/{poolid}", &Simulator::GetPool);
   add("PUT", "/pools/{poolid}", &Simulator::UpdatePool);
   add("DELETE", "/pools/{poolid}", &Simulator::DeletePool);
-  return sim;
 }
 bool Simulator::FaultFires(FaultSpec::Kind kind, std::string_view a, std::string_view b) {
   std::lock_guard<std::mutex> lock(fault_mu_);

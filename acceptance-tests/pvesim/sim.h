@@ -156,13 +156,21 @@ class Simulator {
   using Handler = Result (Simulator::*)(Request&);
 
   explicit Simulator(SimOptions options);
+  void RegisterRoutes();
+  // Persistence (sim_persist.cc).
   Status Load();
+  void LoadCluster(nlohmann::json& j);
+  bool ParseVmFile(nlohmann::json& j, Vm* vm);
   Status Seed();
   void SaveVm(const Vm& vm);
   void RemoveVmFile(int vmid);
   void SaveCluster();
 
+  // The request path (sim_dispatch.cc).
   HttpResponse Dispatch(const HttpRequest& request);
+  std::optional<HttpResponse> AuthFailure(const HttpRequest& http, Request& r);
+  Result Process(Request& r);
+  HttpResponse Render(const Result& result) const;
   Result Route(Request& r);
 
   // Handlers, one group per file; each runs with mu_ held (it may release it
@@ -221,8 +229,18 @@ class Simulator {
   Result GetPool(Request& r);
 
   // Helpers, defined beside their main users.
+  struct ClonePlan;  // sim_vm_clone.cc
+  std::optional<Result> CheckClone(Request& r, const Vm& src, const ClonePlan& p);
+  double PlanCloneLocks(const Request& r, const Vm& src, ClonePlan* p);
+  void CompleteClone(const ClonePlan& p);
+  void CopyCloneConfig(const ClonePlan& p, const Vm& src, Vm& nv);
+  void CopyCloneDisks(const ClonePlan& p, const Vm& src, Vm& nv, Task& tk);
   std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
                                      std::vector<std::string>* log);
+  std::optional<Result> CheckConfigPrivs(Request& r, int vmid,
+                                         const std::map<std::string, std::string>& sets,
+                                         bool removes);
+  std::optional<Result> PrepareConfigValues(Vm* vm, std::map<std::string, std::string>* sets);
   std::optional<Result> AgentReady(Request& r, Vm** vm);
   std::optional<Result> FindTask(Request& r, Task** task);
   nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;

@@ -83,31 +83,7 @@ void Simulator::SaveCluster() {
 Status Simulator::Load() {
   fs::path dir(options_.data_dir);
   bool fresh = !fs::exists(dir / "cluster.json");
-  if (auto j = ReadJsonFile(dir / "cluster.json")) {
-    // A hand-edited file with wrong types is reported, not fatal.
-    try {
-      if (j->contains("pools") && (*j)["pools"].is_object()) {
-        for (const auto& [id, p] : (*j)["pools"].items()) {
-          Pool pool;
-          pool.comment = p.value("comment", "");
-          if (p.contains("vms") && p["vms"].is_array()) {
-            for (const auto& v : p["vms"]) {
-              if (v.is_number_integer()) pool.vms.insert(v.get<int>());
-            }
-          }
-          if (p.contains("storage") && p["storage"].is_array()) {
-            for (const auto& v : p["storage"]) {
-              if (v.is_string()) pool.storage.insert(v.get<std::string>());
-            }
-          }
-          pools_[id] = pool;
-        }
-      }
-      dhcp_next_ = j->value("dhcp_next", 0u);
-    } catch (const json::exception& e) {
-      log::Warn("ignoring malformed cluster.json", {{"error", e.what()}});
-    }
-  }
+  if (auto j = ReadJsonFile(dir / "cluster.json")) LoadCluster(*j);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir / "vms", ec)) {
     if (entry.path().extension() != ".json") continue;
@@ -119,46 +95,10 @@ Status Simulator::Load() {
     Vm vm;
     vm.vmid = (*j)["vmid"].get<int>();
     try {
-      vm.node = j->value("node", "");
-      auto str_map = [&](const char* k, std::map<std::string, std::string>* out) {
-        if (!j->contains(k) || !(*j)[k].is_object()) return;
-        for (const auto& [key, val] : (*j)[k].items()) {
-          if (val.is_string()) (*out)[key] = val.get<std::string>();
-        }
-      };
-      str_map("conf", &vm.conf);
-      str_map("pending", &vm.pending);
-      str_map("cloudinit", &vm.cloudinit);
-      if (j->contains("pending_delete") && (*j)["pending_delete"].is_array()) {
-        for (const auto& v : (*j)["pending_delete"]) {
-          if (v.is_string()) vm.pending_delete.insert(v.get<std::string>());
-        }
-      }
-      vm.cloudinit_generated = j->value("cloudinit_generated", false);
-      vm.running = j->value("running", false);
-      vm.started_at = j->value("started_at", 0.0);
-      vm.dhcp_ip = j->value("dhcp_ip", "");
-      if (j->value("creating", false)) {  // A clone interrupted by a restart.
+      if (!ParseVmFile(*j, &vm)) {  // A clone interrupted by a restart.
         RemoveVmFile(vm.vmid);
         continue;
       }
-      if (j->contains("volumes") && (*j)["volumes"].is_array()) {
-        for (const auto& v : (*j)["volumes"]) {
-          if (!v.is_object()) continue;
-          Volume vol;
-          vol.storage = v.value("storage", "");
-          vol.name = v.value("name", "");
-          vol.size = v.value("size", int64_t{0});
-          vol.format = v.value("format", "raw");
-          vol.content = v.value("content", "images");
-          vol.ctime = v.value("ctime", int64_t{0});
-          vol.vmid = vm.vmid;
-          vm.volumes[vol.volid()] = vol;
-        }
-      }
-      vm.history.push_back({0, vm.conf.count("name") ? vm.conf["name"] : "",
-                            vm.running ? "running" : "stopped",
-                            vm.conf.count("template") && vm.conf["template"] == "1" ? 1 : 0});
     } catch (const json::exception& e) {
       log::Warn("skipping malformed VM file",
                 {{"path", entry.path().string()}, {"error", e.what()}});
@@ -168,6 +108,76 @@ Status Simulator::Load() {
   }
   if (fresh && vms_.empty()) return Seed();
   return Status::Ok();
+}
+
+void Simulator::LoadCluster(json& j) {
+  // A hand-edited file with wrong types is reported, not fatal.
+  try {
+    if (j.contains("pools") && j["pools"].is_object()) {
+      for (const auto& [id, p] : j["pools"].items()) {
+        Pool pool;
+        pool.comment = p.value("comment", "");
+        if (p.contains("vms") && p["vms"].is_array()) {
+          for (const auto& v : p["vms"]) {
+            if (v.is_number_integer()) pool.vms.insert(v.get<int>());
+          }
+        }
+        if (p.contains("storage") && p["storage"].is_array()) {
+          for (const auto& v : p["storage"]) {
+            if (v.is_string()) pool.storage.insert(v.get<std::string>());
+          }
+        }
+        pools_[id] = pool;
+      }
+    }
+    dhcp_next_ = j.value("dhcp_next", 0u);
+  } catch (const json::exception& e) {
+    log::Warn("ignoring malformed cluster.json", {{"error", e.what()}});
+  }
+}
+
+// Fills *vm (whose vmid is set) from its file; false for the temporary config
+// of a clone or create that a restart interrupted. May throw json::exception
+// on wrong types.
+bool Simulator::ParseVmFile(json& j, Vm* vm) {
+  vm->node = j.value("node", "");
+  auto str_map = [&](const char* k, std::map<std::string, std::string>* out) {
+    if (!j.contains(k) || !j[k].is_object()) return;
+    for (const auto& [key, val] : j[k].items()) {
+      if (val.is_string()) (*out)[key] = val.get<std::string>();
+    }
+  };
+  str_map("conf", &vm->conf);
+  str_map("pending", &vm->pending);
+  str_map("cloudinit", &vm->cloudinit);
+  if (j.contains("pending_delete") && j["pending_delete"].is_array()) {
+    for (const auto& v : j["pending_delete"]) {
+      if (v.is_string()) vm->pending_delete.insert(v.get<std::string>());
+    }
+  }
+  vm->cloudinit_generated = j.value("cloudinit_generated", false);
+  vm->running = j.value("running", false);
+  vm->started_at = j.value("started_at", 0.0);
+  vm->dhcp_ip = j.value("dhcp_ip", "");
+  if (j.value("creating", false)) return false;
+  if (j.contains("volumes") && j["volumes"].is_array()) {
+    for (const auto& v : j["volumes"]) {
+      if (!v.is_object()) continue;
+      Volume vol;
+      vol.storage = v.value("storage", "");
+      vol.name = v.value("name", "");
+      vol.size = v.value("size", int64_t{0});
+      vol.format = v.value("format", "raw");
+      vol.content = v.value("content", "images");
+      vol.ctime = v.value("ctime", int64_t{0});
+      vol.vmid = vm->vmid;
+      vm->volumes[vol.volid()] = vol;
+    }
+  }
+  vm->history.push_back({0, vm->conf.count("name") ? vm->conf["name"] : "",
+                         vm->running ? "running" : "stopped",
+                         vm->conf.count("template") && vm->conf["template"] == "1" ? 1 : 0});
+  return true;
 }
 
 Status Simulator::Seed() {

@@ -98,6 +98,25 @@ bool ValidSshKeys(const std::string& encoded) {
   return true;
 }
 
+// The VM.Config.* privilege that setting option `k` to `v` needs.
+std::string ConfigPrivilege(const std::string& k, const std::string& v) {
+  if (IsCloudinitKey(k)) return "VM.Config.Cloudinit";
+  if (IsDiskKey(k) || k.starts_with("unused")) {
+    return PropertyValue(v, "media") == "cdrom" ? "VM.Config.CDROM" : "VM.Config.Disk";
+  }
+  if (k.starts_with("net")) return "VM.Config.Network";
+  if (k == "cores" || k == "sockets" || k == "cpu" || k == "vcpus" || k == "cpulimit" ||
+      k == "cpuunits" || k == "numa" || k == "affinity") {
+    return "VM.Config.CPU";
+  }
+  if (k == "memory" || k == "balloon" || k == "shares") return "VM.Config.Memory";
+  if (k == "scsihw" || k == "bios" || k == "machine" || k == "vga" || k.starts_with("serial") ||
+      k == "ostype" || k == "tablet" || k == "kvm" || k == "acpi") {
+    return "VM.Config.HWType";
+  }
+  return "VM.Config.Options";
+}
+
 }  // namespace
 
 // Shared by PUT (sync) and POST (async) config. Returns an error Result, or
@@ -118,44 +137,62 @@ std::optional<Simulator::Result> Simulator::UpdateConfig(Request& r, Vm* vm, int
   if (sets.empty() && deletes.empty() && reverts.empty()) {
     return Result::Fail(500, "no options specified");
   }
-  // Permission: the VM.Config.* privilege each option needs.
-  std::string path = "/vms/" + std::to_string(vmid);
-  for (const auto& [k, v] : sets) {
-    std::string priv = "VM.Config.Options";
-    if (IsCloudinitKey(k))
-      priv = "VM.Config.Cloudinit";
-    else if (IsDiskKey(k) || k.starts_with("unused"))
-      priv = PropertyValue(v, "media") == "cdrom" ? "VM.Config.CDROM" : "VM.Config.Disk";
-    else if (k.starts_with("net"))
-      priv = "VM.Config.Network";
-    else if (k == "cores" || k == "sockets" || k == "cpu" || k == "vcpus" || k == "cpulimit" ||
-             k == "cpuunits" || k == "numa" || k == "affinity")
-      priv = "VM.Config.CPU";
-    else if (k == "memory" || k == "balloon" || k == "shares")
-      priv = "VM.Config.Memory";
-    else if (k == "scsihw" || k == "bios" || k == "machine" || k == "vga" ||
-             k.starts_with("serial") || k == "ostype" || k == "tablet" || k == "kvm" || k == "acpi")
-      priv = "VM.Config.HWType";
-    if (auto e = CheckPriv(r, path, {priv})) return e;
-  }
-  if (!deletes.empty() || !reverts.empty()) {
-    if (auto e = CheckPriv(
-            r, path,
-            {"VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory",
-             "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"},
-            true)) {
-      return e;
-    }
-  }
+  if (auto e = CheckConfigPrivs(r, vmid, sets, !deletes.empty() || !reverts.empty())) return e;
   if (r.Has("digest") && r.Get("digest") != ConfigDigest(*vm)) {
     return Result::Fail(500, "checksum mismatch (file change by other user?)");
   }
   if (vm->conf.contains("lock") && !r.Bool("skiplock") && !sets.contains("lock")) {
     return Result::Fail(500, "VM is locked (" + vm->conf["lock"] + ")");
   }
-  for (auto& [k, v] : sets) {
-    if (k == "sshkeys" && !ValidSshKeys(v))
+  if (auto e = PrepareConfigValues(vm, &sets)) return e;
+  for (const std::string& k : reverts) {
+    vm->pending.erase(k);
+    vm->pending_delete.erase(k);
+  }
+  for (const std::string& k : deletes) {
+    if (!EffectiveConfig(*vm).contains(k)) {
+      ++*warnings;
+      log->push_back("cannot delete '" + k + "' - not set in current configuration!");
+      continue;
+    }
+    vm->pending.erase(k);
+    vm->pending_delete.insert(k);
+  }
+  for (const auto& [k, v] : sets) {
+    vm->pending[k] = v;
+    vm->pending_delete.erase(k);
+    log->push_back("update VM " + std::to_string(vmid) + ": -" + k + " " +
+                   (k == "cipassword" ? std::string("<hidden>") : v));
+  }
+  ApplyPending(*vm, vm->running, warnings);
+  RecordHistory(*vm);
+  SaveVm(*vm);
+  return std::nullopt;
+}
+
+// Each option needs its VM.Config.* privilege; deleting or reverting needs any.
+std::optional<Simulator::Result> Simulator::CheckConfigPrivs(
+    Request& r, int vmid, const std::map<std::string, std::string>& sets, bool removes) {
+  std::string path = "/vms/" + std::to_string(vmid);
+  for (const auto& [k, v] : sets) {
+    if (auto e = CheckPriv(r, path, {ConfigPrivilege(k, v)})) return e;
+  }
+  if (!removes) return std::nullopt;
+  return CheckPriv(
+      r, path,
+      {"VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory",
+       "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"},
+      true);
+}
+
+// Values as PVE stores them: validated SSH keys, normalized tags, hashed
+// passwords, NICs with a MAC, disks allocated or with their size.
+std::optional<Simulator::Result> Simulator::PrepareConfigValues(
+    Vm* vm, std::map<std::string, std::string>* sets) {
+  for (auto& [k, v] : *sets) {
+    if (k == "sshkeys" && !ValidSshKeys(v)) {
       return Result::Fail(500, "SSH public key validation error");
+    }
     if (k == "tags") v = NormalizeTags(v);
     if (k == "cipassword" && !v.starts_with("$")) {
       v = "$5$" +
@@ -184,28 +221,6 @@ std::optional<Simulator::Result> Simulator::UpdateConfig(Request& r, Vm* vm, int
       }
     }
   }
-  for (const std::string& k : reverts) {
-    vm->pending.erase(k);
-    vm->pending_delete.erase(k);
-  }
-  for (const std::string& k : deletes) {
-    if (!EffectiveConfig(*vm).contains(k)) {
-      ++*warnings;
-      log->push_back("cannot delete '" + k + "' - not set in current configuration!");
-      continue;
-    }
-    vm->pending.erase(k);
-    vm->pending_delete.insert(k);
-  }
-  for (const auto& [k, v] : sets) {
-    vm->pending[k] = v;
-    vm->pending_delete.erase(k);
-    log->push_back("update VM " + std::to_string(vmid) + ": -" + k + " " +
-                   (k == "cipassword" ? std::string("<hidden>") : v));
-  }
-  ApplyPending(*vm, vm->running, warnings);
-  RecordHistory(*vm);
-  SaveVm(*vm);
   return std::nullopt;
 }
 
