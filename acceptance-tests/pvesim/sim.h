@@ -157,6 +157,7 @@ class Simulator {
 
   explicit Simulator(SimOptions options);
   void RegisterRoutes();
+
   // Persistence (sim_persist.cc).
   Status Load();
   void LoadCluster(nlohmann::json& j);
@@ -228,22 +229,7 @@ class Simulator {
   Result DeletePool(Request& r);
   Result GetPool(Request& r);
 
-  // Helpers, defined beside their main users.
-  struct ClonePlan;  // sim_vm_clone.cc
-  std::optional<Result> CheckClone(Request& r, const Vm& src, const ClonePlan& p);
-  double PlanCloneLocks(const Request& r, const Vm& src, ClonePlan* p);
-  void CompleteClone(const ClonePlan& p);
-  void CopyCloneConfig(const ClonePlan& p, const Vm& src, Vm& nv);
-  void CopyCloneDisks(const ClonePlan& p, const Vm& src, Vm& nv, Task& tk);
-  std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
-                                     std::vector<std::string>* log);
-  std::optional<Result> CheckConfigPrivs(Request& r, int vmid,
-                                         const std::map<std::string, std::string>& sets,
-                                         bool removes);
-  std::optional<Result> PrepareConfigValues(Vm* vm, std::map<std::string, std::string>* sets);
-  std::optional<Result> AgentReady(Request& r, Vm** vm);
-  std::optional<Result> FindTask(Request& r, Task** task);
-  nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;
+  // Lookups, views and identities (sim.cc, sim_cluster.cc).
   bool NodeExists(const std::string& node) const;
   Vm* FindVm(int vmid);
   const Storage* FindStorage(const std::string& id) const;
@@ -255,22 +241,45 @@ class Simulator {
   std::map<std::string, std::string> EffectiveConfig(const Vm& vm) const;
   std::string ConfigDigest(const Vm& vm) const;
   void RecordHistory(Vm& vm);
-  Task& NewTask(const std::string& node, const std::string& type, const std::string& id,
-                const Request& r);
-  void FinishTask(Task& task, const std::string& error);
   bool FaultFires(FaultSpec::Kind kind, std::string_view a, std::string_view b);
   std::string RandomMac();
   std::string RandomUuid();
   std::string AllocateDhcp(Vm& vm);
+  nlohmann::json VmResource(const Vm& vm, double now) const;
+  nlohmann::json NodeStatusJson(const std::string& node) const;
+  nlohmann::json StorageJson(const std::string& node, const Storage& s) const;
+  int64_t StorageUsed(const std::string& node, const std::string& storage) const;
+
+  // Disks and pending changes (sim_vm_disks.cc).
   std::string NextDiskName(const Vm& vm, const std::string& storage, int vmid) const;
   Status ApplyDiskValue(Vm& vm, const std::string& key, std::string* value);
   void ApplyPending(Vm& vm, bool running_hotplug, int* warnings);
   void DropVolumeOf(Vm& vm, const std::string& value);
   void GenerateCloudinit(Vm& vm);
-  nlohmann::json VmResource(const Vm& vm, double now) const;
-  nlohmann::json NodeStatusJson(const std::string& node) const;
-  nlohmann::json StorageJson(const std::string& node, const Storage& s) const;
-  int64_t StorageUsed(const std::string& node, const std::string& storage) const;
+
+  // Config updates (sim_vm_config.cc).
+  std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
+                                     std::vector<std::string>* log);
+  std::optional<Result> CheckConfigPrivs(Request& r, int vmid,
+                                         const std::map<std::string, std::string>& sets,
+                                         bool removes);
+  std::optional<Result> PrepareConfigValues(Vm* vm, std::map<std::string, std::string>* sets);
+
+  // Clone steps (sim_vm_clone.cc).
+  struct ClonePlan;
+  std::optional<Result> CheckClone(Request& r, const Vm& src, const ClonePlan& p);
+  double PlanCloneLocks(const Request& r, const Vm& src, ClonePlan* p);
+  void CompleteClone(const ClonePlan& p);
+  void CopyCloneConfig(const ClonePlan& p, const Vm& src, Vm& nv);
+  void CopyCloneDisks(const ClonePlan& p, const Vm& src, Vm& nv, Task& tk);
+
+  // Agent, tasks and pools (sim_vm_power.cc, sim_tasks_storage.cc).
+  std::optional<Result> AgentReady(Request& r, Vm** vm);
+  Task& NewTask(const std::string& node, const std::string& type, const std::string& id,
+                const Request& r);
+  void FinishTask(Task& task, const std::string& error);
+  std::optional<Result> FindTask(Request& r, Task** task);
+  nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;
 
   SimOptions options_;
   std::unique_ptr<Auth> auth_;
