@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "provider/base/encoding.h"
 
@@ -62,6 +65,79 @@ size_t FindLineEnd(std::string_view s, size_t from, size_t* eol_len) {
   return lf - (*eol_len - 1);
 }
 
+// METHOD SP TARGET SP VERSION: fills method, target, version, path and query.
+std::optional<ParseResult> ParseRequestLine(std::string_view line, HttpRequest* req) {
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return Error(400, "bad request");
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return Error(400, "bad request");
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!std::all_of(method.begin(), method.end(), IsTokenChar)) return Error(400, "bad request");
+  if (target.find(' ') != std::string_view::npos) return Error(400, "bad request");
+  for (char c : target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Error(400, "bad request");
+  }
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    return Error(505, "HTTP Version Not Supported");
+  }
+  req->method = std::string(method);
+  req->target = std::string(target);
+  req->version = std::string(version);
+  size_t q = target.find('?');
+  req->path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) req->query = std::string(target.substr(q + 1));
+  return std::nullopt;
+}
+
+// The header lines of `head` from `cursor` on, appended to req->headers.
+std::optional<ParseResult> ParseHeaderLines(std::string_view head, size_t cursor,
+                                            const ParseLimits& limits, HttpRequest* req) {
+  size_t eol_len = 0;
+  while (cursor < head.size()) {
+    size_t e = FindLineEnd(head, cursor, &eol_len);
+    std::string_view hl = head.substr(cursor, e == std::string_view::npos ? head.npos : e - cursor);
+    cursor = (e == std::string_view::npos) ? head.size() : e + eol_len;
+    if (hl.empty()) continue;
+    if (hl.front() == ' ' || hl.front() == '\t') return Error(400, "bad request");  // obs-fold
+    size_t colon = hl.find(':');
+    if (colon == std::string_view::npos || colon == 0) return Error(400, "bad request");
+    std::string_view name = hl.substr(0, colon);
+    if (!std::all_of(name.begin(), name.end(), IsTokenChar)) return Error(400, "bad request");
+    std::string_view value = Trim(hl.substr(colon + 1));
+    for (char c : value) {
+      if (c == '\0' || c == '\r' || c == '\n') return Error(400, "bad request");
+    }
+    if (req->headers.size() >= limits.max_header_lines) return Error(431, "too many headers");
+    req->headers.emplace_back(Lower(name), std::string(value));
+  }
+  return std::nullopt;
+}
+
+// The body length from Content-Length (every copy must agree); no chunking.
+std::optional<ParseResult> BodyLength(const HttpRequest& req, const ParseLimits& limits,
+                                      size_t* content_length) {
+  if (const std::string* te = req.Header("transfer-encoding")) {
+    if (!te->empty()) return Error(501, "chunked transfer encoding not supported");
+  }
+  *content_length = 0;
+  bool have_length = false;
+  for (const auto& [name, value] : req.headers) {
+    if (name != "content-length") continue;
+    size_t v = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
+      return Error(400, "bad request");
+    }
+    if (have_length && v != *content_length) return Error(400, "bad request");
+    *content_length = v;
+    have_length = true;
+  }
+  if (*content_length > limits.max_body_bytes) return Error(501, "for data too large");
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::string* HttpRequest::Header(std::string_view lower_name) const {
@@ -99,69 +175,14 @@ ParseResult ParseHttpRequest(std::string_view input, const ParseLimits& limits) 
   HttpRequest& req = result.request;
   std::string_view head = input.substr(pos, end_of_headers - pos);
 
-  // Request line: METHOD SP TARGET SP VERSION.
+  // Request line, then header lines.
   size_t eol_len = 0;
   size_t line_end = FindLineEnd(head, 0, &eol_len);
-  std::string_view line = head.substr(0, line_end);
-  size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) return Error(400, "bad request");
-  size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return Error(400, "bad request");
-  std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!std::all_of(method.begin(), method.end(), IsTokenChar)) return Error(400, "bad request");
-  if (target.find(' ') != std::string_view::npos) return Error(400, "bad request");
-  for (char c : target) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Error(400, "bad request");
-  }
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-    return Error(505, "HTTP Version Not Supported");
-  }
-  req.method = std::string(method);
-  req.target = std::string(target);
-  req.version = std::string(version);
-  size_t q = target.find('?');
-  req.path = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-
-  // Header lines.
+  if (auto e = ParseRequestLine(head.substr(0, line_end), &req)) return *e;
   size_t cursor = (line_end == std::string_view::npos) ? head.size() : line_end + eol_len;
-  while (cursor < head.size()) {
-    size_t e = FindLineEnd(head, cursor, &eol_len);
-    std::string_view hl = head.substr(cursor, e == std::string_view::npos ? head.npos : e - cursor);
-    cursor = (e == std::string_view::npos) ? head.size() : e + eol_len;
-    if (hl.empty()) continue;
-    if (hl.front() == ' ' || hl.front() == '\t') return Error(400, "bad request");  // obs-fold
-    size_t colon = hl.find(':');
-    if (colon == std::string_view::npos || colon == 0) return Error(400, "bad request");
-    std::string_view name = hl.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), IsTokenChar)) return Error(400, "bad request");
-    std::string_view value = Trim(hl.substr(colon + 1));
-    for (char c : value) {
-      if (c == '\0' || c == '\r' || c == '\n') return Error(400, "bad request");
-    }
-    if (req.headers.size() >= limits.max_header_lines) return Error(431, "too many headers");
-    req.headers.emplace_back(Lower(name), std::string(value));
-  }
-
-  if (const std::string* te = req.Header("transfer-encoding")) {
-    if (!te->empty()) return Error(501, "chunked transfer encoding not supported");
-  }
+  if (auto e = ParseHeaderLines(head, cursor, limits, &req)) return *e;
   size_t content_length = 0;
-  bool have_length = false;
-  for (const auto& [name, value] : req.headers) {
-    if (name != "content-length") continue;
-    size_t v = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
-      return Error(400, "bad request");
-    }
-    if (have_length && v != content_length) return Error(400, "bad request");
-    content_length = v;
-    have_length = true;
-  }
-  if (content_length > limits.max_body_bytes) return Error(501, "for data too large");
+  if (auto e = BodyLength(req, limits, &content_length)) return *e;
 
   size_t body_start = pos + header_block_len;
   if (input.size() - body_start < content_length) {

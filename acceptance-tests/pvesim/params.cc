@@ -324,6 +324,52 @@ bool IsCidrV6(std::string_view v) {
   return ec == std::errc() && p == bits.data() + bits.size() && b > 7 && b <= 128;
 }
 
+// pve-qm-ipconfig: "ip=CIDR|dhcp|manual,gw=IPV4,ip6=CIDR|dhcp|auto|manual,gw6=IPV6".
+std::string CheckIpconfig(const std::string& s) {
+  for (const std::string& part : [&] {
+         std::vector<std::string> parts;
+         size_t start = 0;
+         while (start <= s.size()) {
+           size_t c = s.find(',', start);
+           if (c == std::string::npos) c = s.size();
+           if (c > start) parts.push_back(s.substr(start, c - start));
+           start = c + 1;
+         }
+         return parts;
+       }()) {
+    size_t eq = part.find('=');
+    if (eq == std::string::npos) {
+      return "format error\n_root: value without key, but schema does not define a default "
+             "key\n";
+    }
+    std::string k = part.substr(0, eq), val = part.substr(eq + 1);
+    if (k == "ip") {
+      if (val != "dhcp" && val != "manual" && !IsCidrV4(val)) {
+        return "format error\nip: invalid format - value does not look like a valid ipv4 "
+               "network configuration\n";
+      }
+    } else if (k == "gw") {
+      if (!MatchAnchored(kIpv4, val)) {
+        return "format error\ngw: invalid format - value does not look like a valid IPv4 "
+               "address\n";
+      }
+    } else if (k == "ip6") {
+      if (val != "dhcp" && val != "auto" && val != "manual" && !IsCidrV6(val)) {
+        return "format error\nip6: invalid format - value does not look like a valid ipv6 "
+               "network configuration\n";
+      }
+    } else if (k == "gw6") {
+      if (!MatchAnchored(kIpv6, val)) {
+        return "format error\ngw6: invalid format - value does not look like a valid IPv6 "
+               "address\n";
+      }
+    } else {
+      return "invalid key in comma-separated list property: " + k + "\n";
+    }
+  }
+  return "";
+}
+
 // Checks a value against a named format. Returns "" or the message that
 // follows "invalid format - ".
 std::string CheckNamedFormat(const std::string& format, std::string_view v) {
@@ -400,50 +446,7 @@ std::string CheckNamedFormat(const std::string& format, std::string_view v) {
     }
     return "invalid content type '" + s + "'\n";
   }
-  if (format == "pve-qm-ipconfig") {
-    for (const std::string& part : [&] {
-           std::vector<std::string> parts;
-           size_t start = 0;
-           while (start <= s.size()) {
-             size_t c = s.find(',', start);
-             if (c == std::string::npos) c = s.size();
-             if (c > start) parts.push_back(s.substr(start, c - start));
-             start = c + 1;
-           }
-           return parts;
-         }()) {
-      size_t eq = part.find('=');
-      if (eq == std::string::npos) {
-        return "format error\n_root: value without key, but schema does not define a default "
-               "key\n";
-      }
-      std::string k = part.substr(0, eq), val = part.substr(eq + 1);
-      if (k == "ip") {
-        if (val != "dhcp" && val != "manual" && !IsCidrV4(val)) {
-          return "format error\nip: invalid format - value does not look like a valid ipv4 "
-                 "network configuration\n";
-        }
-      } else if (k == "gw") {
-        if (!MatchAnchored(kIpv4, val)) {
-          return "format error\ngw: invalid format - value does not look like a valid IPv4 "
-                 "address\n";
-        }
-      } else if (k == "ip6") {
-        if (val != "dhcp" && val != "auto" && val != "manual" && !IsCidrV6(val)) {
-          return "format error\nip6: invalid format - value does not look like a valid ipv6 "
-                 "network configuration\n";
-        }
-      } else if (k == "gw6") {
-        if (!MatchAnchored(kIpv6, val)) {
-          return "format error\ngw6: invalid format - value does not look like a valid IPv6 "
-                 "address\n";
-        }
-      } else {
-        return "invalid key in comma-separated list property: " + k + "\n";
-      }
-    }
-    return "";
-  }
+  if (format == "pve-qm-ipconfig") return CheckIpconfig(s);
   // Formats whose syntax pvesim does not check (pve-qm-boot, pve-vm-cpu-conf, ...)
   // are accepted as they are; the handlers interpret what they need.
   return "";

@@ -4,7 +4,6 @@
 #ifndef ACCEPTANCE_TESTS_PVESIM_SIM_H_
 #define ACCEPTANCE_TESTS_PVESIM_SIM_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,17 +11,16 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <queue>
 #include <random>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "acceptance-tests/pvesim/auth.h"
 #include "acceptance-tests/pvesim/faults.h"
 #include "acceptance-tests/pvesim/http_server.h"
 #include "acceptance-tests/pvesim/params.h"
+#include "acceptance-tests/pvesim/scheduler.h"
 #include "provider/base/status.h"
 
 namespace pvek8s::pvesim {
@@ -148,10 +146,6 @@ class Simulator {
     std::set<int> vms;
     std::set<std::string> storage;
   };
-  struct FileLock {
-    double exclusive_until = 0;
-    double shared_until = 0;
-  };
   struct Storage {
     std::string id;
     std::string type;
@@ -162,16 +156,27 @@ class Simulator {
   using Handler = Result (Simulator::*)(Request&);
 
   explicit Simulator(SimOptions options);
+  void RegisterRoutes();
+
+  // Persistence (sim_persist.cc).
   Status Load();
+  void LoadCluster(nlohmann::json& j);
+  bool ParseVmFile(nlohmann::json& j, Vm* vm);
   Status Seed();
   void SaveVm(const Vm& vm);
   void RemoveVmFile(int vmid);
   void SaveCluster();
 
+  // The request path (sim_dispatch.cc).
   HttpResponse Dispatch(const HttpRequest& request);
+  std::optional<HttpResponse> AuthFailure(const HttpRequest& http, Request& r);
+  Result Process(Request& r);
+  HttpResponse Render(const Result& result) const;
   Result Route(Request& r);
 
-  // Handlers (sim.cc); each runs with mu_ held unless it says otherwise.
+  // Handlers, one group per file; each runs with mu_ held (it may release it
+  // only to wait for a simulated lock) and answers like PVE 8.4.
+  // sim_cluster.cc
   Result GetVersion(Request& r);
   Result GetNodes(Request& r);
   Result GetNode(Request& r);
@@ -179,31 +184,37 @@ class Simulator {
   Result GetClusterResources(Request& r);
   Result GetNextId(Request& r);
   Result GetHaResource(Request& r);
+  // sim_access.cc
   Result GetDomains(Request& r);
   Result GetPermissions(Request& r);
   Result GetTicket(Request& r);
   Result PostTicket(Request& r);
+  // sim_vm_lifecycle.cc
   Result ListVms(Request& r);
   Result CreateVm(Request& r);
   Result GetVmIndex(Request& r);
   Result DeleteVm(Request& r);
+  Result MakeTemplate(Request& r);
+  // sim_vm_config.cc
   Result GetConfig(Request& r);
   Result PutConfig(Request& r);
   Result PostConfig(Request& r);
   Result GetPending(Request& r);
   Result GetCloudinit(Request& r);
   Result PutCloudinit(Request& r);
-  Result Clone(Request& r);
   Result Resize(Request& r);
-  Result MakeTemplate(Request& r);
+  // sim_vm_clone.cc
+  Result Clone(Request& r);
   Result GetMigrate(Request& r);
   Result Migrate(Request& r);
+  // sim_vm_power.cc
   Result GetStatusIndex(Request& r);
   Result GetStatusCurrent(Request& r);
   Result PowerAction(Request& r);
   Result GetAgentIndex(Request& r);
   Result AgentPing(Request& r);
   Result AgentNetwork(Request& r);
+  // sim_tasks_storage.cc
   Result ListTasks(Request& r);
   Result GetTaskIndex(Request& r);
   Result StopTask(Request& r);
@@ -218,12 +229,7 @@ class Simulator {
   Result DeletePool(Request& r);
   Result GetPool(Request& r);
 
-  // Helpers (sim.cc, sim_handlers.cc).
-  std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
-                                     std::vector<std::string>* log);
-  std::optional<Result> AgentReady(Request& r, Vm** vm);
-  std::optional<Result> FindTask(Request& r, Task** task);
-  nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;
+  // Lookups, views and identities (sim.cc, sim_cluster.cc).
   bool NodeExists(const std::string& node) const;
   Vm* FindVm(int vmid);
   const Storage* FindStorage(const std::string& id) const;
@@ -235,27 +241,45 @@ class Simulator {
   std::map<std::string, std::string> EffectiveConfig(const Vm& vm) const;
   std::string ConfigDigest(const Vm& vm) const;
   void RecordHistory(Vm& vm);
-  Task& NewTask(const std::string& node, const std::string& type, const std::string& id,
-                const Request& r);
-  void FinishTask(Task& task, const std::string& error);
-  void Schedule(double delay, std::function<void()> fn);
-  void SchedulerLoop();
-  // Reserves a file lock; returns the time the holder may start, or nullopt on timeout.
-  std::optional<double> ReserveLock(const std::string& path, double now, double hold,
-                                    double timeout, bool exclusive);
   bool FaultFires(FaultSpec::Kind kind, std::string_view a, std::string_view b);
   std::string RandomMac();
   std::string RandomUuid();
   std::string AllocateDhcp(Vm& vm);
+  nlohmann::json VmResource(const Vm& vm, double now) const;
+  nlohmann::json NodeStatusJson(const std::string& node) const;
+  nlohmann::json StorageJson(const std::string& node, const Storage& s) const;
+  int64_t StorageUsed(const std::string& node, const std::string& storage) const;
+
+  // Disks and pending changes (sim_vm_disks.cc).
   std::string NextDiskName(const Vm& vm, const std::string& storage, int vmid) const;
   Status ApplyDiskValue(Vm& vm, const std::string& key, std::string* value);
   void ApplyPending(Vm& vm, bool running_hotplug, int* warnings);
   void DropVolumeOf(Vm& vm, const std::string& value);
   void GenerateCloudinit(Vm& vm);
-  nlohmann::json VmResource(const Vm& vm, double now) const;
-  nlohmann::json NodeStatusJson(const std::string& node) const;
-  nlohmann::json StorageJson(const std::string& node, const Storage& s) const;
-  int64_t StorageUsed(const std::string& node, const std::string& storage) const;
+
+  // Config updates (sim_vm_config.cc).
+  std::optional<Result> UpdateConfig(Request& r, Vm* vm, int* warnings,
+                                     std::vector<std::string>* log);
+  std::optional<Result> CheckConfigPrivs(Request& r, int vmid,
+                                         const std::map<std::string, std::string>& sets,
+                                         bool removes);
+  std::optional<Result> PrepareConfigValues(Vm* vm, std::map<std::string, std::string>* sets);
+
+  // Clone steps (sim_vm_clone.cc).
+  struct ClonePlan;
+  std::optional<Result> CheckClone(Request& r, const Vm& src, const ClonePlan& p);
+  double PlanCloneLocks(const Request& r, const Vm& src, ClonePlan* p);
+  void CompleteClone(const ClonePlan& p);
+  void CopyCloneConfig(const ClonePlan& p, const Vm& src, Vm& nv);
+  void CopyCloneDisks(const ClonePlan& p, const Vm& src, Vm& nv, Task& tk);
+
+  // Agent, tasks and pools (sim_vm_power.cc, sim_tasks_storage.cc).
+  std::optional<Result> AgentReady(Request& r, Vm** vm);
+  Task& NewTask(const std::string& node, const std::string& type, const std::string& id,
+                const Request& r);
+  void FinishTask(Task& task, const std::string& error);
+  std::optional<Result> FindTask(Request& r, Task** task);
+  nlohmann::json PoolMembers(const std::string& id, const std::string& type) const;
 
   SimOptions options_;
   std::unique_ptr<Auth> auth_;
@@ -267,7 +291,7 @@ class Simulator {
   std::map<std::string, Task> tasks_;    // by UPID
   std::vector<std::string> task_order_;  // UPIDs, oldest first
   std::map<std::string, Pool> pools_;
-  std::map<std::string, FileLock> locks_;
+  LockTable locks_;  // Guarded by mu_.
   std::mt19937_64 rng_;
   uint32_t next_pid_ = 0;
   uint32_t dhcp_next_ = 0;
@@ -275,19 +299,9 @@ class Simulator {
   std::mutex fault_mu_;
   std::mt19937_64 fault_rng_;
 
-  std::mutex sched_mu_;
-  std::condition_variable sched_cv_;
-  struct Job {
-    double due;
-    uint64_t seq;
-    std::function<void()> fn;
-    bool operator>(const Job& o) const { return due != o.due ? due > o.due : seq > o.seq; }
-  };
-  std::priority_queue<Job, std::vector<Job>, std::greater<Job>> jobs_;
-  uint64_t job_seq_ = 0;
-  bool sched_stop_ = false;
-  std::thread sched_thread_;
   std::map<std::string, Handler> routes_;
+  // Last, so that it stops (and its thread stops touching the state) first.
+  TaskScheduler scheduler_{&mu_};
 };
 
 }  // namespace pvek8s::pvesim

@@ -1,10 +1,11 @@
-// Private types shared by sim.cc and sim_handlers.cc.
+// Private types and helpers shared by the simulator's files (sim*.cc).
 #ifndef ACCEPTANCE_TESTS_PVESIM_SIM_INTERNAL_H_
 #define ACCEPTANCE_TESTS_PVESIM_SIM_INTERNAL_H_
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -70,6 +71,11 @@ struct Simulator::Result {
   }
 };
 
+// The integer value of parameter `key` (a vmid).
+inline int VmidOf(const Simulator::Request& r, const char* key = "vmid") {
+  return std::atoi(r.Get(key).c_str());
+}
+
 inline double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -114,6 +120,17 @@ std::string FirstPart(const std::string& value);
 std::string PropertyValue(const std::string& value, const std::string& key);
 // Replaces (or appends) `key=v` in a property string.
 std::string SetProperty(const std::string& value, const std::string& key, const std::string& v);
+
+std::string LowerAscii(std::string s);
+// GuestHelpers::get_unique_tags: lower-cased, de-duplicated, sorted, ';'-joined.
+std::string NormalizeTags(const std::string& value);
+// Whether the `agent` option enables the guest agent ("1", "enabled=1", "1,fstrim...").
+bool AgentEnabled(const std::map<std::string, std::string>& conf);
+
+// Writes `content` to `path` atomically (a *.tmp file, then rename); not fsynced.
+Status WriteFileAtomic(const std::filesystem::path& path, const std::string& content);
+// The parsed file, or nullopt if it is missing or not JSON. Never throws.
+std::optional<nlohmann::json> ReadJsonFile(const std::filesystem::path& path);
 
 }  // namespace pvek8s::pvesim
 
