@@ -125,12 +125,14 @@ Status Client::EnsureTicket() {
 StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::string& path,
                                       const Params& params, std::chrono::milliseconds timeout) {
   std::string what = method + " " + path;
-  static thread_local std::mt19937 rng(std::random_device{}());
   Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (Cancelled()) return CancelledError(what + ": cancelled");
     if (attempt > 1) {
-      // Exponential backoff with full jitter, capped at 5 s.
+      // Exponential backoff with full jitter, capped at 5 s. The generator
+      // is seeded on a thread's first retry, not its first call: seeding
+      // reads the kernel's entropy, and most threads never retry.
+      static thread_local std::mt19937 rng(std::random_device{}());
       int64_t cap = std::min<int64_t>(5000, options_.backoff_base.count() << (attempt - 2));
       std::uniform_int_distribution<int64_t> jitter(cap / 2, cap);
       if (!Backoff(std::chrono::milliseconds(jitter(rng)))) {
