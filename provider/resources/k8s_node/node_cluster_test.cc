@@ -53,7 +53,7 @@ struct FakeCluster {
     fake->On("GET", "/version", [](const HttpRequest&) {
       return FakeTransport::Data({{"version", "8.4.1"}});
     });
-    fake->On("GET", "/nodes", [this](const HttpRequest&) {
+    fake->On("GET", "/nodes", [](const HttpRequest&) {
       return FakeTransport::Data(json::array(
           {{{"node", "pve1"}, {"status", "online"}, {"mem", 8 << 20}, {"maxmem", 64 << 20}},
            {{"node", "pve2"}, {"status", "online"}, {"mem", 8 << 20}, {"maxmem", 64 << 20}},
