@@ -192,8 +192,15 @@ const pb::Schema::Attribute* FindAttr(const pb::Schema& s, const std::string& na
   return nullptr;
 }
 
-// Exercises the RPCs a Terraform run makes, in Terraform's order.
-void ExerciseProvider(pb::Provider::Stub& stub) {
+// The cluster resource's and the provider's implied types.
+struct Types {
+  Type cluster;
+  Type provider;
+};
+
+// GetProviderSchema: capabilities, valid type bytes, sensitive secrets; the
+// implied types rebuilt from the schema as Terraform does.
+Types CheckSchema(pb::Provider::Stub& stub) {
   grpc::ClientContext c1;
   pb::GetProviderSchema::Response schema;
   REQUIRE(stub.GetProviderSchema(&c1, {}, &schema).ok());
@@ -224,8 +231,12 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
                                 {"ca_pem", Type::String()},
                                 {"fingerprint_sha256", Type::String()}});
   pattrs.emplace("tls", tls_type);
-  Type ptype = Type::Object(pattrs);
+  return {type, Type::Object(pattrs)};
+}
 
+// ValidateProviderConfig names the bad attribute; ConfigureProvider accepts
+// an empty configuration.
+void ConfigureSteps(pb::Provider::Stub& stub, const Type& ptype) {
   {
     grpc::ClientContext c;
     pb::ValidateProviderConfig::Request req;
@@ -246,6 +257,10 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     REQUIRE(stub.ConfigureProvider(&c, req, &resp).ok());
     CHECK(resp.diagnostics_size() == 0);
   }
+}
+
+// Validate, plan and apply a new cluster; returns the applied state.
+pb::ApplyResourceChange::Response CreateCluster(pb::Provider::Stub& stub, const Type& type) {
   Value config = Value::Object(type, {{"name", Value::String("lab")},
                                       {"control_plane_endpoint", Value::String("10.0.0.1:6443")}});
   std::string config_mp = *tftypes::EncodeMsgpack(config, type);
@@ -288,6 +303,13 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     CHECK(state->IsWhollyKnown());
     CHECK(state->GetString("ca_cert_hash")->starts_with("sha256:"));
   }
+  return applied;
+}
+
+// Upgrade, read, import, destroy plan, metadata and stop on the applied
+// state.
+void LaterSteps(pb::Provider::Stub& stub, const Type& type,
+                const pb::ApplyResourceChange::Response& applied) {
   Value state = *tftypes::DecodeMsgpack(applied.new_state().msgpack(), type);
   {
     // Terraform stores state as JSON and hands it back for upgrading.
@@ -346,6 +368,13 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     REQUIRE(stub.StopProvider(&c, {}, &resp).ok());
     CHECK(resp.error().empty());
   }
+}
+
+// Exercises the RPCs a Terraform run makes, in Terraform's order.
+void ExerciseProvider(pb::Provider::Stub& stub) {
+  Types types = CheckSchema(stub);
+  ConfigureSteps(stub, types.provider);
+  LaterSteps(stub, types.cluster, CreateCluster(stub, types.cluster));
 }
 
 TEST_CASE("plaintext: handshake, every RPC, then Shutdown exits 0 promptly") {
