@@ -192,8 +192,15 @@ const pb::Schema::Attribute* FindAttr(const pb::Schema& s, const std::string& na
   return nullptr;
 }
 
-// Exercises the RPCs a Terraform run makes, in Terraform's order.
-void ExerciseProvider(pb::Provider::Stub& stub) {
+// The types Terraform derives from the provider's schema.
+struct SchemaTypes {
+  Type cluster;   // proxmox_k8s_cluster
+  Type provider;  // the provider block
+};
+
+// GetProviderSchema, checked the way Terraform relies on it; the implied
+// types rebuilt from it as Terraform does.
+SchemaTypes FetchSchema(pb::Provider::Stub& stub) {
   grpc::ClientContext c1;
   pb::GetProviderSchema::Response schema;
   REQUIRE(stub.GetProviderSchema(&c1, {}, &schema).ok());
@@ -210,12 +217,10 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
   CHECK(FindAttr(cluster, "ca_key_pem")->sensitive());
   CHECK(FindAttr(cluster, "bootstrap_token")->sensitive());
 
-  // The implied type, rebuilt from the schema as Terraform does.
   std::map<std::string, Type> attrs;
   for (const auto& a : cluster.block().attributes()) {
     attrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
   }
-  Type type = Type::Object(attrs);
   std::map<std::string, Type> pattrs;
   for (const auto& a : schema.provider().block().attributes()) {
     pattrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
@@ -224,8 +229,12 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
                                 {"ca_pem", Type::String()},
                                 {"fingerprint_sha256", Type::String()}});
   pattrs.emplace("tls", tls_type);
-  Type ptype = Type::Object(pattrs);
+  return {Type::Object(attrs), Type::Object(pattrs)};
+}
 
+// ValidateProviderConfig refuses a plain-http endpoint; ConfigureProvider
+// accepts an empty configuration (no connection is made yet).
+void ValidateAndConfigure(pb::Provider::Stub& stub, const Type& ptype) {
   {
     grpc::ClientContext c;
     pb::ValidateProviderConfig::Request req;
@@ -246,6 +255,11 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     REQUIRE(stub.ConfigureProvider(&c, req, &resp).ok());
     CHECK(resp.diagnostics_size() == 0);
   }
+}
+
+// ValidateResourceConfig, PlanResourceChange and ApplyResourceChange of a
+// new cluster; returns the apply response.
+pb::ApplyResourceChange::Response CreateCluster(pb::Provider::Stub& stub, const Type& type) {
   Value config = Value::Object(type, {{"name", Value::String("lab")},
                                       {"control_plane_endpoint", Value::String("10.0.0.1:6443")}});
   std::string config_mp = *tftypes::EncodeMsgpack(config, type);
@@ -288,6 +302,13 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     CHECK(state->IsWhollyKnown());
     CHECK(state->GetString("ca_cert_hash")->starts_with("sha256:"));
   }
+  return applied;
+}
+
+// What Terraform does with the stored state: upgrade it from JSON, refresh
+// it, try an import, and plan its destruction.
+void UseState(pb::Provider::Stub& stub, const Type& type,
+              const pb::ApplyResourceChange::Response& applied) {
   Value state = *tftypes::DecodeMsgpack(applied.new_state().msgpack(), type);
   {
     // Terraform stores state as JSON and hands it back for upgrading.
@@ -334,6 +355,14 @@ void ExerciseProvider(pb::Provider::Stub& stub) {
     CHECK(tftypes::DecodeMsgpack(resp.planned_state().msgpack(), type)->IsNull());
     CHECK(resp.planned_private() == "p");
   }
+}
+
+// Exercises the RPCs a Terraform run makes, in Terraform's order.
+void ExerciseProvider(pb::Provider::Stub& stub) {
+  SchemaTypes types = FetchSchema(stub);
+  ValidateAndConfigure(stub, types.provider);
+  pb::ApplyResourceChange::Response applied = CreateCluster(stub, types.cluster);
+  UseState(stub, types.cluster, applied);
   {
     grpc::ClientContext c;
     pb::GetMetadataMessages::Response resp;
