@@ -51,13 +51,13 @@ Run Playbook(const std::string& name, const json& extra_vars, std::vector<std::s
   std::vector<std::string> argv = {kTesthosts, "ctl", kLab, "ansible-playbook",
                                    kPlaybooks + "/" + name};
   if (!extra_vars.is_null()) {
-    argv.push_back("-e");
+    argv.emplace_back("-e");
     argv.push_back(extra_vars.dump());
   }
   argv.insert(argv.end(), flags.begin(), flags.end());
   std::vector<std::string> env = {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
                                   "LC_ALL=C.UTF-8", "ANSIBLE_DEPRECATION_WARNINGS=0"};
-  if (json_callback) env.push_back("ANSIBLE_STDOUT_CALLBACK=json");
+  if (json_callback) env.emplace_back("ANSIBLE_STDOUT_CALLBACK=json");
   auto r = RunCommand(argv, 180s, env);
   REQUIRE(r.ok());
   REQUIRE_FALSE(r->timed_out);

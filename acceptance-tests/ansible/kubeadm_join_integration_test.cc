@@ -59,7 +59,7 @@ Run Playbook(const std::string& target, json vars, std::vector<std::string> flag
   argv.insert(argv.end(), flags.begin(), flags.end());
   std::vector<std::string> env = {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
                                   "LC_ALL=C.UTF-8"};
-  if (json_callback) env.push_back("ANSIBLE_STDOUT_CALLBACK=json");
+  if (json_callback) env.emplace_back("ANSIBLE_STDOUT_CALLBACK=json");
   auto r = RunCommand(argv, 180s, env);
   REQUIRE(r.ok());
   AllOutput() += r->out + r->err;

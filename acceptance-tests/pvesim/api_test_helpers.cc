@@ -16,7 +16,7 @@ using nlohmann::json;
 const std::regex kUpid(
     R"(^UPID:([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$)");
 
-Sim::Sim(std::vector<std::string> extra, std::string dir)
+Sim::Sim(std::vector<std::string> extra, const std::string& dir)
     : data(dir), proc(dir, WithToken(std::move(extra))), client(proc) {
   REQUIRE(proc.ok());
   client.UseToken(kToken);

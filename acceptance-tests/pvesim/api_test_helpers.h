@@ -20,7 +20,7 @@ extern const std::regex kUpid;
 // pvesim on a fresh data directory (removed afterwards) with `kToken`, a
 // root@pam:secret user and --seed 7, plus `extra`; `client` uses the token.
 struct Sim {
-  explicit Sim(std::vector<std::string> extra = {}, std::string dir = MakeTempDir());
+  explicit Sim(std::vector<std::string> extra = {}, const std::string& dir = MakeTempDir());
   static std::vector<std::string> WithToken(std::vector<std::string> extra);
   ~Sim();
   std::string data;

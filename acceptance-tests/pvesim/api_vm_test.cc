@@ -67,6 +67,7 @@ TEST_CASE("two clients racing for the same nextid: exactly one wins") {
 TEST_CASE("ten parallel clones of one template all succeed") {
   Sim s;
   std::vector<std::thread> threads;
+  threads.reserve(10);
   std::atomic<int> ok{0};
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&, i] {

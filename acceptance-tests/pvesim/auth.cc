@@ -13,7 +13,7 @@
 namespace pvek8s::pvesim {
 namespace {
 
-constexpr int64_t kTicketLifetime = 2 * 3600;
+constexpr int64_t kTicketLifetime = int64_t{2} * 3600;
 
 const std::vector<std::string>& AllPrivs() {
   static const std::vector<std::string>* privs =

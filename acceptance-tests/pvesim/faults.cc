@@ -45,7 +45,7 @@ bool ParseDuration(std::string s, double* out) {
 }  // namespace
 
 StatusOr<FaultSpec> ParseFaultSpec(std::string_view spec) {
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return InvalidArgumentError("bad --fault '" + std::string(spec) + "': " + why);
   };
   FaultSpec f;

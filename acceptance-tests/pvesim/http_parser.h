@@ -32,9 +32,9 @@ struct HttpRequest {
 
 // Limits mirror pveproxy: 64 header lines, 8 KiB of headers, 512 KiB of body.
 struct ParseLimits {
-  size_t max_header_bytes = 8 * 1024;
+  size_t max_header_bytes = size_t{8} * 1024;
   size_t max_header_lines = 64;
-  size_t max_body_bytes = 512 * 1024;
+  size_t max_body_bytes = size_t{512} * 1024;
 };
 
 enum class ParseState {

@@ -132,8 +132,8 @@ std::vector<MethodDef> BuildTable() {
   for (int i = 0; i <= 30; ++i) disks.push_back("scsi" + std::to_string(i));
   for (int i = 0; i <= 15; ++i) disks.push_back("virtio" + std::to_string(i));
   for (int i = 0; i <= 5; ++i) disks.push_back("sata" + std::to_string(i));
-  disks.push_back("efidisk0");
-  disks.push_back("tpmstate0");
+  disks.emplace_back("efidisk0");
+  disks.emplace_back("tpmstate0");
 
   std::vector<ParamDef> config_update =
       Concat({Node(), Vmid(), Str("delete").Format("pve-configid-list"),

@@ -52,7 +52,7 @@ void Simulator::FinishTask(Task& task, const std::string& error) {
       task.log.push_back("TASK WARNINGS: " + std::to_string(task.warnings));
     } else {
       task.exitstatus = "OK";
-      task.log.push_back("TASK OK");
+      task.log.emplace_back("TASK OK");
     }
     return;
   }
@@ -108,8 +108,10 @@ Simulator::Result Simulator::ListTasks(Request& r) {
   std::string source = r.Get("source", "archive");
   json out = json::array();
   int64_t skipped = 0;
-  for (auto it = task_order_.rbegin(); it != task_order_.rend(); ++it) {
-    auto tit = tasks_.find(*it);
+  // Newest first. (std::views::reverse would read better, but clang 14 cannot
+  // compile libstdc++ 12's ranges, and .ci/tidy runs clang.)
+  for (size_t k = task_order_.size(); k-- > 0;) {
+    auto tit = tasks_.find(task_order_[k]);
     if (tit == tasks_.end()) continue;
     const Task& t = tit->second;
     if (t.node != r.uri["node"]) continue;

@@ -212,7 +212,7 @@ Result RunInit(ansible::Module& module, const System& sys) {
   auto config_file = WriteConfigFile(sys, "init", config);
   if (!config_file.ok()) return ansible::Failure(config_file.status().message());
   std::vector<std::string> flags;
-  if (p["upload_certs"] == true) flags.push_back("--upload-certs");
+  if (p["upload_certs"] == true) flags.emplace_back("--upload-certs");
   const std::vector<std::string> argv =
       CommandLine(*kubeadm, "init", module.check_mode(), flags, (*config_file)->path());
   const auto deadline = std::chrono::seconds(p["timeout"].get<long long>());

@@ -137,11 +137,15 @@ class [[nodiscard]] StatusOr {
 // Evaluates `rexpr` (a StatusOr); returns its error, or moves its value into `lhs`.
 #define PVEK8S_ASSIGN_OR_RETURN(lhs, rexpr) \
   PVEK8S_ASSIGN_OR_RETURN_IMPL(PVEK8S_STATUS_CONCAT(pvek8s_statusor_, __LINE__), lhs, rexpr)
+// `tmp` is a fresh identifier and `lhs` is often a declaration
+// (`Type name`), which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PVEK8S_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                 \
   if (!tmp.ok()) {                                    \
     return tmp.status();                              \
   }                                                   \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // PROVIDER_BASE_STATUS_H_

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <regex>
+#include <utility>
 
 namespace pvek8s::framework {
 namespace {
@@ -30,22 +31,22 @@ bool ValidDnsName(std::string_view host) {
 }  // namespace
 
 Validator OneOf(std::vector<std::string> choices) {
-  return
-      [choices](const tftypes::Value& v, const tftypes::AttributePath& path, Diagnostics& diags) {
-        for (const auto& c : choices) {
-          if (v.AsString() == c) return;
-        }
-        std::string list;
-        for (const auto& c : choices) list += (list.empty() ? "" : ", ") + Quote(c);
-        diags.AddError("Invalid value for " + path.ToString(),
-                       Quote(v.AsString()) + " is not one of " + list + ".", path);
-      };
+  return [choices = std::move(choices)](const tftypes::Value& v, const tftypes::AttributePath& path,
+                                        Diagnostics& diags) {
+    for (const auto& c : choices) {
+      if (v.AsString() == c) return;
+    }
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + Quote(c);
+    diags.AddError("Invalid value for " + path.ToString(),
+                   Quote(v.AsString()) + " is not one of " + list + ".", path);
+  };
 }
 
-Validator Matches(std::string pattern, std::string expected) {
+Validator Matches(const std::string& pattern, std::string expected) {
   auto re = std::make_shared<std::regex>(pattern, std::regex::ECMAScript);
-  return [re, expected](const tftypes::Value& v, const tftypes::AttributePath& path,
-                        Diagnostics& diags) {
+  return [re, expected = std::move(expected)](
+             const tftypes::Value& v, const tftypes::AttributePath& path, Diagnostics& diags) {
     if (!std::regex_match(v.AsString(), *re)) {
       diags.AddError("Invalid value for " + path.ToString(),
                      Quote(v.AsString()) + " is not valid: expected " + expected + ".", path);

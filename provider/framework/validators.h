@@ -17,7 +17,7 @@ namespace pvek8s::framework {
 Validator OneOf(std::vector<std::string> choices);
 // String matches the whole of ECMAScript regex `pattern`; `expected` says in
 // words what a valid value looks like (it goes into the message).
-Validator Matches(std::string pattern, std::string expected);
+Validator Matches(const std::string& pattern, std::string expected);
 // Integer number within [min, max].
 Validator IntBetween(int64_t min, int64_t max);
 // A Go-style duration ("24h", "1h30m", "90s") of at least `min_seconds`.

@@ -214,15 +214,19 @@ std::optional<std::string> NormalizeFingerprint(std::string_view text) {
   return hex;
 }
 
-StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLookup& env,
-                                               Diagnostics& diags) {
-  auto pick = [&](const Value& obj, const char* attr,
-                  const char* var) -> std::optional<std::string> {
-    if (auto v = obj.GetString(attr)) return v;
-    return env(var);
-  };
-  ConnectionSettings s;
-  auto endpoint = pick(config, "endpoint", "PROXMOX_VE_ENDPOINT");
+namespace {
+
+// The attribute `attr` of `obj` when set in the configuration, else the
+// environment variable `var` (which may be unset too).
+std::optional<std::string> Pick(const Value& obj, const char* attr, const EnvLookup& env,
+                                const char* var) {
+  if (auto v = obj.GetString(attr)) return v;
+  return env(var);
+}
+
+// Sets s.endpoint: required, https, without trailing slashes or /api2/json.
+Status ResolveEndpoint(const Value& config, const EnvLookup& env, ConnectionSettings& s) {
+  auto endpoint = Pick(config, "endpoint", env, "PROXMOX_VE_ENDPOINT");
   if (!endpoint || endpoint->empty()) {
     return InvalidArgumentError(
         "No Proxmox VE endpoint: set `endpoint` in the provider block or PROXMOX_VE_ENDPOINT.");
@@ -235,9 +239,16 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
   if (!s.endpoint.starts_with("https://")) {
     return InvalidArgumentError("endpoint \"" + s.endpoint + "\" must start with https://");
   }
+  return Status::Ok();
+}
 
-  s.api_token_id = pick(config, "api_token_id", "PROXMOX_VE_API_TOKEN_ID").value_or("");
-  s.api_token_secret = pick(config, "api_token_secret", "PROXMOX_VE_API_TOKEN_SECRET").value_or("");
+// Sets either the API token (id and secret, possibly from the combined
+// PROXMOX_VE_API_TOKEN=ID=SECRET) or username and password; a complete token
+// wins over a user, whose fields are then cleared.
+Status ResolveCredentials(const Value& config, const EnvLookup& env, ConnectionSettings& s) {
+  s.api_token_id = Pick(config, "api_token_id", env, "PROXMOX_VE_API_TOKEN_ID").value_or("");
+  s.api_token_secret =
+      Pick(config, "api_token_secret", env, "PROXMOX_VE_API_TOKEN_SECRET").value_or("");
   if (s.api_token_id.empty() && s.api_token_secret.empty()) {
     if (auto combined = env("PROXMOX_VE_API_TOKEN")) {
       size_t eq = combined->find('=');
@@ -248,8 +259,8 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
       s.api_token_secret = combined->substr(eq + 1);
     }
   }
-  s.username = pick(config, "username", "PROXMOX_VE_USERNAME").value_or("");
-  s.password = pick(config, "password", "PROXMOX_VE_PASSWORD").value_or("");
+  s.username = Pick(config, "username", env, "PROXMOX_VE_USERNAME").value_or("");
+  s.password = Pick(config, "password", env, "PROXMOX_VE_PASSWORD").value_or("");
   bool have_token = !s.api_token_id.empty() && !s.api_token_secret.empty();
   bool have_user = !s.username.empty() && !s.password.empty();
   if (!have_token && !have_user) {
@@ -264,8 +275,12 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
     s.username.clear();
     s.password.clear();
   }
+  return Status::Ok();
+}
 
-  const Value& tls = config.Attr("tls");
+// Sets s.insecure, s.ca_pem and s.fingerprint_sha256 from the `tls` block or
+// the environment; the CA must be PEM text and the fingerprint SHA-256.
+Status ResolveTls(const Value& tls, const EnvLookup& env, ConnectionSettings& s) {
   if (auto b = tls.GetBool("insecure")) {
     s.insecure = *b;
   } else if (auto e = env("PROXMOX_VE_INSECURE")) {
@@ -273,7 +288,7 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
     if (!parsed) return InvalidArgumentError("PROXMOX_VE_INSECURE must be true or false");
     s.insecure = *parsed;
   }
-  s.ca_pem = pick(tls, "ca_pem", "PROXMOX_VE_CA_PEM").value_or("");
+  s.ca_pem = Pick(tls, "ca_pem", env, "PROXMOX_VE_CA_PEM").value_or("");
   if (!s.ca_pem.empty() && !IsPemCertificate(s.ca_pem)) {
     if (LooksLikeFileName(s.ca_pem)) {
       return InvalidArgumentError(
@@ -283,18 +298,29 @@ StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLoo
     }
     return InvalidArgumentError("the CA certificate (tls.ca_pem or PROXMOX_VE_CA_PEM) is not PEM");
   }
-  if (auto fp = pick(tls, "fingerprint_sha256", "PROXMOX_VE_TLS_FINGERPRINT")) {
+  if (auto fp = Pick(tls, "fingerprint_sha256", env, "PROXMOX_VE_TLS_FINGERPRINT")) {
     auto norm = NormalizeFingerprint(*fp);
     if (!norm) return InvalidArgumentError("the TLS fingerprint is not a SHA-256 fingerprint");
     s.fingerprint_sha256 = *norm;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<ConnectionSettings> ResolveConnection(const Value& config, const EnvLookup& env,
+                                               Diagnostics& diags) {
+  ConnectionSettings s;
+  PVEK8S_RETURN_IF_ERROR(ResolveEndpoint(config, env, s));
+  PVEK8S_RETURN_IF_ERROR(ResolveCredentials(config, env, s));
+  PVEK8S_RETURN_IF_ERROR(ResolveTls(config.Attr("tls"), env, s));
   if (s.insecure) {
     diags.AddWarning("TLS verification is disabled",
                      "The provider will accept any certificate from " + s.endpoint +
                          ". Pin the server with tls.fingerprint_sha256 or tls.ca_pem instead.",
                      AttributePath("tls").Attr("insecure"));
   }
-  if (auto t = pick(config, "timeout", "PROXMOX_VE_TIMEOUT")) {
+  if (auto t = Pick(config, "timeout", env, "PROXMOX_VE_TIMEOUT")) {
     auto secs = framework::ParseDurationSeconds(*t);
     if (!secs.ok()) return secs.status().WithPrefix("timeout");
     s.timeout_seconds = *secs;

@@ -192,15 +192,15 @@ const pb::Schema::Attribute* FindAttr(const pb::Schema& s, const std::string& na
   return nullptr;
 }
 
-// The cluster resource's and the provider's implied types.
-struct Types {
-  Type cluster;
-  Type provider;
+// The types Terraform derives from the provider's schema.
+struct SchemaTypes {
+  Type cluster;   // proxmox_k8s_cluster
+  Type provider;  // the provider block
 };
 
-// GetProviderSchema: capabilities, valid type bytes, sensitive secrets; the
-// implied types rebuilt from the schema as Terraform does.
-Types CheckSchema(pb::Provider::Stub& stub) {
+// GetProviderSchema, checked the way Terraform relies on it; the implied
+// types rebuilt from it as Terraform does.
+SchemaTypes FetchSchema(pb::Provider::Stub& stub) {
   grpc::ClientContext c1;
   pb::GetProviderSchema::Response schema;
   REQUIRE(stub.GetProviderSchema(&c1, {}, &schema).ok());
@@ -217,12 +217,10 @@ Types CheckSchema(pb::Provider::Stub& stub) {
   CHECK(FindAttr(cluster, "ca_key_pem")->sensitive());
   CHECK(FindAttr(cluster, "bootstrap_token")->sensitive());
 
-  // The implied type, rebuilt from the schema as Terraform does.
   std::map<std::string, Type> attrs;
   for (const auto& a : cluster.block().attributes()) {
     attrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
   }
-  Type type = Type::Object(attrs);
   std::map<std::string, Type> pattrs;
   for (const auto& a : schema.provider().block().attributes()) {
     pattrs.emplace(a.name(), *Type::FromJson(nlohmann::json::parse(a.type())));
@@ -231,12 +229,12 @@ Types CheckSchema(pb::Provider::Stub& stub) {
                                 {"ca_pem", Type::String()},
                                 {"fingerprint_sha256", Type::String()}});
   pattrs.emplace("tls", tls_type);
-  return {type, Type::Object(pattrs)};
+  return {Type::Object(attrs), Type::Object(pattrs)};
 }
 
-// ValidateProviderConfig names the bad attribute; ConfigureProvider accepts
-// an empty configuration.
-void ConfigureSteps(pb::Provider::Stub& stub, const Type& ptype) {
+// ValidateProviderConfig refuses a plain-http endpoint; ConfigureProvider
+// accepts an empty configuration (no connection is made yet).
+void ValidateAndConfigure(pb::Provider::Stub& stub, const Type& ptype) {
   {
     grpc::ClientContext c;
     pb::ValidateProviderConfig::Request req;
@@ -259,7 +257,8 @@ void ConfigureSteps(pb::Provider::Stub& stub, const Type& ptype) {
   }
 }
 
-// Validate, plan and apply a new cluster; returns the applied state.
+// ValidateResourceConfig, PlanResourceChange and ApplyResourceChange of a
+// new cluster; returns the apply response.
 pb::ApplyResourceChange::Response CreateCluster(pb::Provider::Stub& stub, const Type& type) {
   Value config = Value::Object(type, {{"name", Value::String("lab")},
                                       {"control_plane_endpoint", Value::String("10.0.0.1:6443")}});
@@ -306,10 +305,10 @@ pb::ApplyResourceChange::Response CreateCluster(pb::Provider::Stub& stub, const 
   return applied;
 }
 
-// Upgrade, read, import, destroy plan, metadata and stop on the applied
-// state.
-void LaterSteps(pb::Provider::Stub& stub, const Type& type,
-                const pb::ApplyResourceChange::Response& applied) {
+// What Terraform does with the stored state: upgrade it from JSON, refresh
+// it, try an import, and plan its destruction.
+void UseState(pb::Provider::Stub& stub, const Type& type,
+              const pb::ApplyResourceChange::Response& applied) {
   Value state = *tftypes::DecodeMsgpack(applied.new_state().msgpack(), type);
   {
     // Terraform stores state as JSON and hands it back for upgrading.
@@ -356,6 +355,14 @@ void LaterSteps(pb::Provider::Stub& stub, const Type& type,
     CHECK(tftypes::DecodeMsgpack(resp.planned_state().msgpack(), type)->IsNull());
     CHECK(resp.planned_private() == "p");
   }
+}
+
+// Exercises the RPCs a Terraform run makes, in Terraform's order.
+void ExerciseProvider(pb::Provider::Stub& stub) {
+  SchemaTypes types = FetchSchema(stub);
+  ValidateAndConfigure(stub, types.provider);
+  pb::ApplyResourceChange::Response applied = CreateCluster(stub, types.cluster);
+  UseState(stub, types.cluster, applied);
   {
     grpc::ClientContext c;
     pb::GetMetadataMessages::Response resp;
@@ -368,13 +375,6 @@ void LaterSteps(pb::Provider::Stub& stub, const Type& type,
     REQUIRE(stub.StopProvider(&c, {}, &resp).ok());
     CHECK(resp.error().empty());
   }
-}
-
-// Exercises the RPCs a Terraform run makes, in Terraform's order.
-void ExerciseProvider(pb::Provider::Stub& stub) {
-  Types types = CheckSchema(stub);
-  ConfigureSteps(stub, types.provider);
-  LaterSteps(stub, types.cluster, CreateCluster(stub, types.cluster));
 }
 
 TEST_CASE("plaintext: handshake, every RPC, then Shutdown exits 0 promptly") {

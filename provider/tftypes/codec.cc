@@ -1,3 +1,5 @@
+// The MessagePack codec (codec.h), what Terraform sends and expects on every
+// call. The JSON codec is in codec_json.cc.
 #include "provider/tftypes/codec.h"
 
 #include <bit>
@@ -65,13 +67,10 @@ struct Head {
   uint64_t len = 0;  // str/bin/ext payload bytes, or array/map entries
 };
 
-StatusOr<Head> ReadHead(Reader& r) {
-  PVEK8S_ASSIGN_OR_RETURN(uint64_t tag, r.ReadBE(1));
-  Head h;
-  auto len = [&](size_t n) -> Status {
-    PVEK8S_ASSIGN_OR_RETURN(h.len, r.ReadBE(n));
-    return Status::Ok();
-  };
+// The single-byte forms whose value or length lives in the tag itself
+// (fixint, fixstr, fixarray, fixmap). Fills `h` and returns true for them;
+// leaves `h` alone and returns false for every other tag.
+bool ReadFixHead(uint64_t tag, Head& h) {
   if (tag <= 0x7f) {
     h.kind = Head::Kind::kUint;
     h.u = tag;
@@ -88,88 +87,123 @@ StatusOr<Head> ReadHead(Reader& r) {
     h.kind = Head::Kind::kMap;
     h.len = tag & 0x0f;
   } else {
-    switch (tag) {
-      case 0xc0:
-        h.kind = Head::Kind::kNil;
-        break;
-      case 0xc2:
-      case 0xc3:
-        h.kind = Head::Kind::kBool;
-        h.b = tag == 0xc3;
-        break;
-      case 0xcc:
-      case 0xcd:
-      case 0xce:
-      case 0xcf: {
-        h.kind = Head::Kind::kUint;
-        PVEK8S_ASSIGN_OR_RETURN(h.u, r.ReadBE(size_t{1} << (tag - 0xcc)));
-        break;
-      }
-      case 0xd0:
-      case 0xd1:
-      case 0xd2:
-      case 0xd3: {
-        size_t n = size_t{1} << (tag - 0xd0);
-        PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(n));
-        h.kind = Head::Kind::kInt;
-        // Sign-extend from n bytes.
-        int shift = static_cast<int>(64 - 8 * n);
-        h.i = static_cast<int64_t>(raw << shift) >> shift;
-        break;
-      }
-      case 0xca: {
-        PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(4));
-        h.kind = Head::Kind::kFloat;
-        h.f = std::bit_cast<float>(static_cast<uint32_t>(raw));
-        break;
-      }
-      case 0xcb: {
-        PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(8));
-        h.kind = Head::Kind::kFloat;
-        h.f = std::bit_cast<double>(raw);
-        break;
-      }
-      case 0xd9:
-      case 0xda:
-      case 0xdb:
-        h.kind = Head::Kind::kStr;
-        PVEK8S_RETURN_IF_ERROR(len(size_t{1} << (tag - 0xd9)));
-        break;
-      case 0xc4:
-      case 0xc5:
-      case 0xc6:
-        h.kind = Head::Kind::kBin;
-        PVEK8S_RETURN_IF_ERROR(len(size_t{1} << (tag - 0xc4)));
-        break;
-      case 0xdc:
-      case 0xdd:
-        h.kind = Head::Kind::kArray;
-        PVEK8S_RETURN_IF_ERROR(len(tag == 0xdc ? 2 : 4));
-        break;
-      case 0xde:
-      case 0xdf:
-        h.kind = Head::Kind::kMap;
-        PVEK8S_RETURN_IF_ERROR(len(tag == 0xde ? 2 : 4));
-        break;
-      case 0xd4:
-      case 0xd5:
-      case 0xd6:
-      case 0xd7:
-      case 0xd8:
-        h.kind = Head::Kind::kExt;
-        h.len = uint64_t{1} << (tag - 0xd4);
-        PVEK8S_RETURN_IF_ERROR(r.Skip(1));  // ext type
-        break;
-      case 0xc7:
-      case 0xc8:
-      case 0xc9:
-        h.kind = Head::Kind::kExt;
-        PVEK8S_RETURN_IF_ERROR(len(size_t{1} << (tag - 0xc7)));
-        PVEK8S_RETURN_IF_ERROR(r.Skip(1));  // ext type
-        break;
-      default:
-        return InvalidArgumentError("msgpack: unsupported tag 0x" + std::to_string(tag));
+    return false;
+  }
+  return true;
+}
+
+Status UnsupportedTag(uint64_t tag) {
+  return InvalidArgumentError("msgpack: unsupported tag 0x" + std::to_string(tag));
+}
+
+// nil, false, true, and the sized ints and floats (0xca..0xd3).
+bool IsScalarTag(uint64_t tag) {
+  return tag == 0xc0 || tag == 0xc2 || tag == 0xc3 || (tag >= 0xca && tag <= 0xd3);
+}
+
+// The scalar after its type byte; `tag` satisfies IsScalarTag.
+Status ReadScalarHead(Reader& r, uint64_t tag, Head& h) {
+  switch (tag) {
+    case 0xc0:
+      h.kind = Head::Kind::kNil;
+      return Status::Ok();
+    case 0xc2:
+    case 0xc3:
+      h.kind = Head::Kind::kBool;
+      h.b = tag == 0xc3;
+      return Status::Ok();
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: {
+      h.kind = Head::Kind::kUint;
+      PVEK8S_ASSIGN_OR_RETURN(h.u, r.ReadBE(size_t{1} << (tag - 0xcc)));
+      return Status::Ok();
     }
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+      size_t n = size_t{1} << (tag - 0xd0);
+      PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(n));
+      h.kind = Head::Kind::kInt;
+      // Sign-extend from n bytes.
+      int shift = static_cast<int>(64 - 8 * n);
+      h.i = static_cast<int64_t>(raw << shift) >> shift;
+      return Status::Ok();
+    }
+    case 0xca: {
+      PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(4));
+      h.kind = Head::Kind::kFloat;
+      h.f = std::bit_cast<float>(static_cast<uint32_t>(raw));
+      return Status::Ok();
+    }
+    case 0xcb: {
+      PVEK8S_ASSIGN_OR_RETURN(uint64_t raw, r.ReadBE(8));
+      h.kind = Head::Kind::kFloat;
+      h.f = std::bit_cast<double>(raw);
+      return Status::Ok();
+    }
+    default:
+      return UnsupportedTag(tag);
+  }
+}
+
+// Strings, binaries, arrays, maps and extensions with an explicit length
+// (or, for fixext, a length implied by the tag); any other tag is refused.
+// An extension's type byte is skipped: the decoder treats every extension as
+// an unknown value.
+Status ReadSizedHead(Reader& r, uint64_t tag, Head& h) {
+  auto len = [&](size_t n) -> Status {
+    PVEK8S_ASSIGN_OR_RETURN(h.len, r.ReadBE(n));
+    return Status::Ok();
+  };
+  switch (tag) {
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+      h.kind = Head::Kind::kStr;
+      return len(size_t{1} << (tag - 0xd9));
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+      h.kind = Head::Kind::kBin;
+      return len(size_t{1} << (tag - 0xc4));
+    case 0xdc:
+    case 0xdd:
+      h.kind = Head::Kind::kArray;
+      return len(tag == 0xdc ? 2 : 4);
+    case 0xde:
+    case 0xdf:
+      h.kind = Head::Kind::kMap;
+      return len(tag == 0xde ? 2 : 4);
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+      h.kind = Head::Kind::kExt;
+      h.len = uint64_t{1} << (tag - 0xd4);
+      return r.Skip(1);  // ext type
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
+      h.kind = Head::Kind::kExt;
+      PVEK8S_RETURN_IF_ERROR(len(size_t{1} << (tag - 0xc7)));
+      return r.Skip(1);  // ext type
+    default:
+      return UnsupportedTag(tag);
+  }
+}
+
+StatusOr<Head> ReadHead(Reader& r) {
+  PVEK8S_ASSIGN_OR_RETURN(uint64_t tag, r.ReadBE(1));
+  Head h;
+  if (ReadFixHead(tag, h)) return h;
+  if (IsScalarTag(tag)) {
+    PVEK8S_RETURN_IF_ERROR(ReadScalarHead(r, tag, h));
+  } else {
+    PVEK8S_RETURN_IF_ERROR(ReadSizedHead(r, tag, h));
   }
   return h;
 }
@@ -180,6 +214,97 @@ Status TypeMismatch(const Type& type, const char* got) {
 
 StatusOr<Value> DecodeItem(Reader& r, const Type& type, int depth);
 
+// A number arrives as any msgpack int, a float, or (beyond 64 bits) its
+// decimal text in a str.
+StatusOr<Value> DecodeNumber(Reader& r, const Head& h, const Type& type) {
+  switch (h.kind) {
+    case Head::Kind::kInt:
+      return Value::Int(h.i);
+    case Head::Kind::kUint:
+      if (h.u > static_cast<uint64_t>(INT64_MAX)) {
+        return Value::NumberFromString(std::to_string(h.u));
+      }
+      return Value::Int(static_cast<int64_t>(h.u));
+    case Head::Kind::kFloat:
+      if (!std::isfinite(h.f)) return InvalidArgumentError("msgpack: non-finite number");
+      return Value::Double(h.f);
+    case Head::Kind::kStr: {
+      PVEK8S_ASSIGN_OR_RETURN(std::string_view s, r.ReadBytes(h.len));
+      return Value::NumberFromString(s);
+    }
+    default:
+      return TypeMismatch(type, "another kind");
+  }
+}
+
+// A list or set: an array of `type.element()`.
+StatusOr<Value> DecodeCollection(Reader& r, const Head& h, const Type& type, int depth) {
+  if (h.kind != Head::Kind::kArray) return TypeMismatch(type, "another kind");
+  std::vector<Value> elems;
+  for (uint64_t k = 0; k < h.len; ++k) {
+    PVEK8S_ASSIGN_OR_RETURN(Value e, DecodeItem(r, type.element(), depth + 1));
+    elems.push_back(std::move(e));
+  }
+  if (type.kind() == Type::Kind::kList) return Value::List(type.element(), std::move(elems));
+  return Value::Set(type.element(), std::move(elems));
+}
+
+StatusOr<Value> DecodeTuple(Reader& r, const Head& h, const Type& type, int depth) {
+  if (h.kind != Head::Kind::kArray) return TypeMismatch(type, "another kind");
+  if (h.len != type.elements().size()) {
+    return InvalidArgumentError("msgpack: tuple length mismatch");
+  }
+  std::vector<Value> elems;
+  for (const auto& et : type.elements()) {
+    PVEK8S_ASSIGN_OR_RETURN(Value e, DecodeItem(r, et, depth + 1));
+    elems.push_back(std::move(e));
+  }
+  return Value::Tuple(std::move(elems));
+}
+
+// A map or object: a msgpack map with string keys. An object refuses a key
+// its type does not declare; a later duplicate key wins.
+StatusOr<Value> DecodeMapOrObject(Reader& r, const Head& h, const Type& type, int depth) {
+  if (h.kind != Head::Kind::kMap) return TypeMismatch(type, "another kind");
+  std::map<std::string, Value> entries;
+  for (uint64_t k = 0; k < h.len; ++k) {
+    PVEK8S_ASSIGN_OR_RETURN(Head kh, ReadHead(r));
+    if (kh.kind != Head::Kind::kStr) return InvalidArgumentError("msgpack: map key not a string");
+    PVEK8S_ASSIGN_OR_RETURN(std::string_view key, r.ReadBytes(kh.len));
+    const Type* vt = nullptr;
+    if (type.kind() == Type::Kind::kMap) {
+      vt = &type.element();
+    } else {
+      auto it = type.attributes().find(std::string(key));
+      if (it == type.attributes().end()) {
+        return InvalidArgumentError("msgpack: unsupported attribute \"" + std::string(key) + "\"");
+      }
+      vt = &it->second;
+    }
+    PVEK8S_ASSIGN_OR_RETURN(Value v, DecodeItem(r, *vt, depth + 1));
+    entries.insert_or_assign(std::string(key), std::move(v));
+  }
+  if (type.kind() == Type::Kind::kMap) return Value::Map(type.element(), std::move(entries));
+  return Value::Object(type, std::move(entries));
+}
+
+// A value of a dynamic slot: the pair [type JSON as bytes, value].
+StatusOr<Value> DecodeDynamic(Reader& r, const Head& h, int depth) {
+  if (h.kind != Head::Kind::kArray || h.len != 2) {
+    return InvalidArgumentError("msgpack: dynamic value must be a [type, value] pair");
+  }
+  PVEK8S_ASSIGN_OR_RETURN(Head th, ReadHead(r));
+  if (th.kind != Head::Kind::kBin && th.kind != Head::Kind::kStr) {
+    return InvalidArgumentError("msgpack: dynamic type must be bytes");
+  }
+  PVEK8S_ASSIGN_OR_RETURN(std::string_view tj, r.ReadBytes(th.len));
+  auto parsed = nlohmann::json::parse(tj, nullptr, false);
+  if (parsed.is_discarded()) return InvalidArgumentError("msgpack: bad dynamic type JSON");
+  PVEK8S_ASSIGN_OR_RETURN(Type actual, Type::FromJson(parsed));
+  return DecodeItem(r, actual, depth + 1);
+}
+
+// Decodes the item whose head `h` was just read, as a value of `type`.
 StatusOr<Value> DecodeWithHead(Reader& r, const Head& h, const Type& type, int depth) {
   if (depth > kMaxDepth) return InvalidArgumentError("msgpack: nesting too deep");
   if (h.kind == Head::Kind::kNil) return Value::Null(type);
@@ -198,88 +323,17 @@ StatusOr<Value> DecodeWithHead(Reader& r, const Head& h, const Type& type, int d
       if (h.kind != Head::Kind::kBool) return TypeMismatch(type, "another kind");
       return Value::Bool(h.b);
     case Type::Kind::kNumber:
-      switch (h.kind) {
-        case Head::Kind::kInt:
-          return Value::Int(h.i);
-        case Head::Kind::kUint:
-          if (h.u > static_cast<uint64_t>(INT64_MAX)) {
-            return Value::NumberFromString(std::to_string(h.u));
-          }
-          return Value::Int(static_cast<int64_t>(h.u));
-        case Head::Kind::kFloat:
-          if (!std::isfinite(h.f)) return InvalidArgumentError("msgpack: non-finite number");
-          return Value::Double(h.f);
-        case Head::Kind::kStr: {
-          PVEK8S_ASSIGN_OR_RETURN(std::string_view s, r.ReadBytes(h.len));
-          return Value::NumberFromString(s);
-        }
-        default:
-          return TypeMismatch(type, "another kind");
-      }
+      return DecodeNumber(r, h, type);
     case Type::Kind::kList:
-    case Type::Kind::kSet: {
-      if (h.kind != Head::Kind::kArray) return TypeMismatch(type, "another kind");
-      std::vector<Value> elems;
-      for (uint64_t k = 0; k < h.len; ++k) {
-        PVEK8S_ASSIGN_OR_RETURN(Value e, DecodeItem(r, type.element(), depth + 1));
-        elems.push_back(std::move(e));
-      }
-      if (type.kind() == Type::Kind::kList) return Value::List(type.element(), std::move(elems));
-      return Value::Set(type.element(), std::move(elems));
-    }
-    case Type::Kind::kTuple: {
-      if (h.kind != Head::Kind::kArray) return TypeMismatch(type, "another kind");
-      if (h.len != type.elements().size()) {
-        return InvalidArgumentError("msgpack: tuple length mismatch");
-      }
-      std::vector<Value> elems;
-      for (const auto& et : type.elements()) {
-        PVEK8S_ASSIGN_OR_RETURN(Value e, DecodeItem(r, et, depth + 1));
-        elems.push_back(std::move(e));
-      }
-      return Value::Tuple(std::move(elems));
-    }
+    case Type::Kind::kSet:
+      return DecodeCollection(r, h, type, depth);
+    case Type::Kind::kTuple:
+      return DecodeTuple(r, h, type, depth);
     case Type::Kind::kMap:
-    case Type::Kind::kObject: {
-      if (h.kind != Head::Kind::kMap) return TypeMismatch(type, "another kind");
-      std::map<std::string, Value> entries;
-      for (uint64_t k = 0; k < h.len; ++k) {
-        PVEK8S_ASSIGN_OR_RETURN(Head kh, ReadHead(r));
-        if (kh.kind != Head::Kind::kStr)
-          return InvalidArgumentError("msgpack: map key not a string");
-        PVEK8S_ASSIGN_OR_RETURN(std::string_view key, r.ReadBytes(kh.len));
-        const Type* vt = nullptr;
-        if (type.kind() == Type::Kind::kMap) {
-          vt = &type.element();
-        } else {
-          auto it = type.attributes().find(std::string(key));
-          if (it == type.attributes().end()) {
-            return InvalidArgumentError("msgpack: unsupported attribute \"" + std::string(key) +
-                                        "\"");
-          }
-          vt = &it->second;
-        }
-        PVEK8S_ASSIGN_OR_RETURN(Value v, DecodeItem(r, *vt, depth + 1));
-        entries.insert_or_assign(std::string(key), std::move(v));
-      }
-      if (type.kind() == Type::Kind::kMap) return Value::Map(type.element(), std::move(entries));
-      return Value::Object(type, std::move(entries));
-    }
-    case Type::Kind::kDynamic: {
-      // [type JSON as bytes, value]
-      if (h.kind != Head::Kind::kArray || h.len != 2) {
-        return InvalidArgumentError("msgpack: dynamic value must be a [type, value] pair");
-      }
-      PVEK8S_ASSIGN_OR_RETURN(Head th, ReadHead(r));
-      if (th.kind != Head::Kind::kBin && th.kind != Head::Kind::kStr) {
-        return InvalidArgumentError("msgpack: dynamic type must be bytes");
-      }
-      PVEK8S_ASSIGN_OR_RETURN(std::string_view tj, r.ReadBytes(th.len));
-      auto parsed = nlohmann::json::parse(tj, nullptr, false);
-      if (parsed.is_discarded()) return InvalidArgumentError("msgpack: bad dynamic type JSON");
-      PVEK8S_ASSIGN_OR_RETURN(Type actual, Type::FromJson(parsed));
-      return DecodeItem(r, actual, depth + 1);
-    }
+    case Type::Kind::kObject:
+      return DecodeMapOrObject(r, h, type, depth);
+    case Type::Kind::kDynamic:
+      return DecodeDynamic(r, h, depth);
   }
   return InternalError("msgpack: unhandled type");
 }
@@ -377,6 +431,87 @@ class Writer {
   std::string out_;
 };
 
+Status EncodeItem(Writer& w, const Value& v, const Type& type);
+
+// An int64 as the smallest msgpack int; a decimal with a fraction or exponent
+// as a float64; a larger integer as its decimal text, which Terraform reads
+// back exactly.
+void EncodeNumber(Writer& w, const Value& v) {
+  if (auto i = v.AsInt64()) {
+    w.Int(*i);
+    return;
+  }
+  const std::string& text = v.NumberText();
+  if (text.find_first_of(".eE") != std::string::npos) {
+    w.Float(v.AsDouble());
+  } else {
+    w.Str(text);  // an integer too large for 64 bits
+  }
+}
+
+Status EncodeTuple(Writer& w, const Value& v, const Type& type) {
+  const auto& types = type.elements();
+  if (types.size() != v.Elements().size()) {
+    return InvalidArgumentError("encode: tuple length mismatch");
+  }
+  w.ArrayHead(types.size());
+  for (size_t i = 0; i < types.size(); ++i) {
+    PVEK8S_RETURN_IF_ERROR(EncodeItem(w, v.Elements()[i], types[i]));
+  }
+  return Status::Ok();
+}
+
+Status EncodeObject(Writer& w, const Value& v, const Type& type) {
+  // Terraform requires every attribute, so walk the type, not the value.
+  w.MapHead(type.attributes().size());
+  for (const auto& [name, attr_type] : type.attributes()) {
+    w.Str(name);
+    auto it = v.Entries().find(name);
+    if (it == v.Entries().end()) {
+      w.Nil();
+    } else {
+      PVEK8S_RETURN_IF_ERROR(EncodeItem(w, it->second, attr_type));
+    }
+  }
+  return Status::Ok();
+}
+
+// A known, non-null value whose type kind matches the slot's (not dynamic).
+Status EncodeKnown(Writer& w, const Value& v, const Type& type) {
+  switch (type.kind()) {
+    case Type::Kind::kString:
+      w.Str(v.AsString());
+      return Status::Ok();
+    case Type::Kind::kBool:
+      w.Bool(v.AsBool());
+      return Status::Ok();
+    case Type::Kind::kNumber:
+      EncodeNumber(w, v);
+      return Status::Ok();
+    case Type::Kind::kList:
+    case Type::Kind::kSet:
+      w.ArrayHead(v.Elements().size());
+      for (const auto& e : v.Elements()) PVEK8S_RETURN_IF_ERROR(EncodeItem(w, e, type.element()));
+      return Status::Ok();
+    case Type::Kind::kTuple:
+      return EncodeTuple(w, v, type);
+    case Type::Kind::kMap:
+      w.MapHead(v.Entries().size());
+      for (const auto& [k, e] : v.Entries()) {
+        w.Str(k);
+        PVEK8S_RETURN_IF_ERROR(EncodeItem(w, e, type.element()));
+      }
+      return Status::Ok();
+    case Type::Kind::kObject:
+      return EncodeObject(w, v, type);
+    case Type::Kind::kDynamic:
+      break;
+  }
+  return InternalError("encode: unhandled type");
+}
+
+// Writes `v` into a slot of `type`. A dynamic slot carries the value's own
+// type as JSON bytes next to it; unknown and null need no type.
 Status EncodeItem(Writer& w, const Value& v, const Type& type) {
   if (type.kind() == Type::Kind::kDynamic) {
     if (v.IsUnknown()) {
@@ -403,200 +538,7 @@ Status EncodeItem(Writer& w, const Value& v, const Type& type) {
     return InvalidArgumentError("encode: value of type " + v.type().ToString() +
                                 " in a slot of type " + type.ToString());
   }
-  switch (type.kind()) {
-    case Type::Kind::kString:
-      w.Str(v.AsString());
-      return Status::Ok();
-    case Type::Kind::kBool:
-      w.Bool(v.AsBool());
-      return Status::Ok();
-    case Type::Kind::kNumber: {
-      if (auto i = v.AsInt64()) {
-        w.Int(*i);
-        return Status::Ok();
-      }
-      const std::string& text = v.NumberText();
-      if (text.find_first_of(".eE") != std::string::npos) {
-        w.Float(v.AsDouble());
-      } else {
-        w.Str(text);  // an integer too large for 64 bits
-      }
-      return Status::Ok();
-    }
-    case Type::Kind::kList:
-    case Type::Kind::kSet:
-      w.ArrayHead(v.Elements().size());
-      for (const auto& e : v.Elements()) PVEK8S_RETURN_IF_ERROR(EncodeItem(w, e, type.element()));
-      return Status::Ok();
-    case Type::Kind::kTuple: {
-      const auto& types = type.elements();
-      if (types.size() != v.Elements().size()) {
-        return InvalidArgumentError("encode: tuple length mismatch");
-      }
-      w.ArrayHead(types.size());
-      for (size_t i = 0; i < types.size(); ++i) {
-        PVEK8S_RETURN_IF_ERROR(EncodeItem(w, v.Elements()[i], types[i]));
-      }
-      return Status::Ok();
-    }
-    case Type::Kind::kMap:
-      w.MapHead(v.Entries().size());
-      for (const auto& [k, e] : v.Entries()) {
-        w.Str(k);
-        PVEK8S_RETURN_IF_ERROR(EncodeItem(w, e, type.element()));
-      }
-      return Status::Ok();
-    case Type::Kind::kObject: {
-      // Terraform requires every attribute, so walk the type, not the value.
-      w.MapHead(type.attributes().size());
-      for (const auto& [name, attr_type] : type.attributes()) {
-        w.Str(name);
-        auto it = v.Entries().find(name);
-        if (it == v.Entries().end()) {
-          w.Nil();
-        } else {
-          PVEK8S_RETURN_IF_ERROR(EncodeItem(w, it->second, attr_type));
-        }
-      }
-      return Status::Ok();
-    }
-    case Type::Kind::kDynamic:
-      break;
-  }
-  return InternalError("encode: unhandled type");
-}
-
-// ---------------------------------------------------------------------------
-// JSON.
-
-StatusOr<Value> FromJson(const nlohmann::json& j, const Type& type, bool ignore_unknown,
-                         int depth) {
-  if (depth > kMaxDepth) return InvalidArgumentError("json: nesting too deep");
-  if (j.is_null()) return Value::Null(type);
-  auto mismatch = [&]() {
-    return InvalidArgumentError("json: expected " + type.ToString() + ", got " + j.type_name());
-  };
-  switch (type.kind()) {
-    case Type::Kind::kString:
-      if (!j.is_string()) return mismatch();
-      return Value::String(j.get<std::string>());
-    case Type::Kind::kBool:
-      if (!j.is_boolean()) return mismatch();
-      return Value::Bool(j.get<bool>());
-    case Type::Kind::kNumber:
-      if (j.is_number_integer() && !j.is_number_unsigned()) return Value::Int(j.get<int64_t>());
-      if (j.is_number_unsigned()) return Value::NumberFromString(std::to_string(j.get<uint64_t>()));
-      if (j.is_number_float()) return Value::Double(j.get<double>());
-      if (j.is_string()) return Value::NumberFromString(j.get<std::string>());
-      return mismatch();
-    case Type::Kind::kList:
-    case Type::Kind::kSet: {
-      if (!j.is_array()) return mismatch();
-      std::vector<Value> elems;
-      for (const auto& e : j) {
-        PVEK8S_ASSIGN_OR_RETURN(Value v, FromJson(e, type.element(), ignore_unknown, depth + 1));
-        elems.push_back(std::move(v));
-      }
-      if (type.kind() == Type::Kind::kList) return Value::List(type.element(), std::move(elems));
-      return Value::Set(type.element(), std::move(elems));
-    }
-    case Type::Kind::kTuple: {
-      if (!j.is_array() || j.size() != type.elements().size()) return mismatch();
-      std::vector<Value> elems;
-      for (size_t i = 0; i < j.size(); ++i) {
-        PVEK8S_ASSIGN_OR_RETURN(Value v,
-                                FromJson(j[i], type.elements()[i], ignore_unknown, depth + 1));
-        elems.push_back(std::move(v));
-      }
-      return Value::Tuple(std::move(elems));
-    }
-    case Type::Kind::kMap: {
-      if (!j.is_object()) return mismatch();
-      std::map<std::string, Value> entries;
-      for (const auto& [k, e] : j.items()) {
-        PVEK8S_ASSIGN_OR_RETURN(Value v, FromJson(e, type.element(), ignore_unknown, depth + 1));
-        entries.emplace(k, std::move(v));
-      }
-      return Value::Map(type.element(), std::move(entries));
-    }
-    case Type::Kind::kObject: {
-      if (!j.is_object()) return mismatch();
-      std::map<std::string, Value> entries;
-      for (const auto& [k, e] : j.items()) {
-        auto it = type.attributes().find(k);
-        if (it == type.attributes().end()) {
-          if (ignore_unknown) continue;
-          return InvalidArgumentError("json: unsupported attribute \"" + k + "\"");
-        }
-        PVEK8S_ASSIGN_OR_RETURN(Value v, FromJson(e, it->second, ignore_unknown, depth + 1));
-        entries.emplace(k, std::move(v));
-      }
-      return Value::Object(type, std::move(entries));
-    }
-    case Type::Kind::kDynamic: {
-      if (!j.is_object() || !j.contains("type") || !j.contains("value")) {
-        return InvalidArgumentError("json: dynamic value needs \"type\" and \"value\"");
-      }
-      PVEK8S_ASSIGN_OR_RETURN(Type actual, Type::FromJson(j["type"]));
-      return FromJson(j["value"], actual, ignore_unknown, depth + 1);
-    }
-  }
-  return InternalError("json: unhandled type");
-}
-
-StatusOr<nlohmann::json> ToJson(const Value& v, const Type& type) {
-  if (v.IsUnknown()) return InvalidArgumentError("json: cannot encode an unknown value");
-  if (type.kind() == Type::Kind::kDynamic) {
-    if (v.IsNull()) return nlohmann::json(nullptr);
-    PVEK8S_ASSIGN_OR_RETURN(nlohmann::json inner, ToJson(v, v.type()));
-    return nlohmann::json{{"type", v.type().ToJson()}, {"value", std::move(inner)}};
-  }
-  if (v.IsNull()) return nlohmann::json(nullptr);
-  switch (type.kind()) {
-    case Type::Kind::kString:
-      return nlohmann::json(v.AsString());
-    case Type::Kind::kBool:
-      return nlohmann::json(v.AsBool());
-    case Type::Kind::kNumber: {
-      if (auto i = v.AsInt64()) return nlohmann::json(*i);
-      auto parsed = nlohmann::json::parse(v.NumberText(), nullptr, false);
-      if (parsed.is_discarded()) return InternalError("json: bad number");
-      return parsed;
-    }
-    case Type::Kind::kList:
-    case Type::Kind::kSet:
-    case Type::Kind::kTuple: {
-      nlohmann::json arr = nlohmann::json::array();
-      for (size_t i = 0; i < v.Elements().size(); ++i) {
-        const Type& et = type.kind() == Type::Kind::kTuple ? type.elements()[i] : type.element();
-        PVEK8S_ASSIGN_OR_RETURN(nlohmann::json e, ToJson(v.Elements()[i], et));
-        arr.push_back(std::move(e));
-      }
-      return arr;
-    }
-    case Type::Kind::kMap:
-    case Type::Kind::kObject: {
-      nlohmann::json obj = nlohmann::json::object();
-      for (const auto& [k, e] : v.Entries()) {
-        // element() only for a map: an object has no element type (and
-        // dereferencing its null pointer is undefined even when unused).
-        const Type* et = nullptr;
-        if (type.kind() == Type::Kind::kObject) {
-          auto it = type.attributes().find(k);
-          if (it == type.attributes().end()) continue;
-          et = &it->second;
-        } else {
-          et = &type.element();
-        }
-        PVEK8S_ASSIGN_OR_RETURN(nlohmann::json ej, ToJson(e, *et));
-        obj[k] = std::move(ej);
-      }
-      return obj;
-    }
-    case Type::Kind::kDynamic:
-      break;
-  }
-  return InternalError("json: unhandled type");
+  return EncodeKnown(w, v, type);
 }
 
 }  // namespace
@@ -613,22 +555,6 @@ StatusOr<std::string> EncodeMsgpack(const Value& value, const Type& type) {
   Writer w;
   PVEK8S_RETURN_IF_ERROR(EncodeItem(w, value, type));
   return w.Take();
-}
-
-StatusOr<Value> DecodeJson(std::string_view text, const Type& type,
-                           bool ignore_unknown_attributes) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return InvalidArgumentError("json: malformed document");
-  return FromJson(j, type, ignore_unknown_attributes, 0);
-}
-
-StatusOr<Value> DecodeJsonValue(const nlohmann::json& j, const Type& type,
-                                bool ignore_unknown_attributes) {
-  return FromJson(j, type, ignore_unknown_attributes, 0);
-}
-
-StatusOr<nlohmann::json> EncodeJson(const Value& value, const Type& type) {
-  return ToJson(value, type);
 }
 
 }  // namespace pvek8s::tftypes

@@ -310,7 +310,7 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::str
   if (zone != "Z") {
     int sign = zone[0] == '-' ? -1 : 1;
     int offset = std::stoi(zone.substr(1, 2)) * 3600 + std::stoi(zone.substr(4, 2)) * 60;
-    secs -= sign * offset;
+    secs -= static_cast<std::time_t>(sign) * offset;
   }
   return std::chrono::system_clock::from_time_t(secs);
 }

@@ -89,6 +89,7 @@ class VmTemplateDataSource : public framework::DataSource {
     }
     std::sort(found.begin(), found.end());
     std::vector<Value> node_values;
+    node_values.reserve(found.size());
     for (const auto& n : found) node_values.push_back(Value::String(n));
     resp.state = resp.state.WithAttr("id", Value::String(name))
                      .WithAttr("nodes", Value::List(Type::String(), node_values))
