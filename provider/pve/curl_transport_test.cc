@@ -23,7 +23,6 @@
 #include "provider/base/x509.h"
 #include "provider/pve/client.h"
 #include "provider/pve/cluster.h"
-#include "provider/pve/cluster.h"
 
 namespace pvek8s::pve {
 namespace {

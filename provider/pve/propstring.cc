@@ -166,7 +166,8 @@ StatusOr<NetDevice> ParseNet(std::string_view text) {
   PVEK8S_ASSIGN_OR_RETURN(PropertyString ps, PropertyString::Parse(text));
   NetDevice net;
   for (const auto& [k, v] : ps.items()) {
-    if (k == "model") {
+    // "model=virtio" or a bare leading "virtio" name the model alone.
+    if (k == "model" || (k.empty() && IsNicModel(v))) {
       net.model = v;
     } else if (k == "macaddr") {
       net.mac = v;
@@ -181,8 +182,6 @@ StatusOr<NetDevice> ParseNet(std::string_view text) {
       net.mtu = ToInt(v);
     } else if (k == "firewall") {
       net.firewall = v == "1";
-    } else if (k.empty() && IsNicModel(v)) {
-      net.model = v;
     }
   }
   if (net.model.empty())

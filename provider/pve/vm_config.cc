@@ -121,13 +121,13 @@ Params EncodeVmConfigPatch(const VmConfigPatch& p) {
   }
   if (p.boot_disk) out.push_back({p.boot_disk->key, p.boot_disk->props.ToString()});
   std::vector<std::string> del;
-  if (p.remove.tags) del.push_back("tags");
+  if (p.remove.tags) del.emplace_back("tags");
   for (int i : p.remove.nets) del.push_back("net" + std::to_string(i));
-  if (p.remove.ipconfig0) del.push_back("ipconfig0");
-  if (p.remove.nameserver) del.push_back("nameserver");
-  if (p.remove.searchdomain) del.push_back("searchdomain");
-  if (p.remove.ciuser) del.push_back("ciuser");
-  if (p.remove.sshkeys) del.push_back("sshkeys");
+  if (p.remove.ipconfig0) del.emplace_back("ipconfig0");
+  if (p.remove.nameserver) del.emplace_back("nameserver");
+  if (p.remove.searchdomain) del.emplace_back("searchdomain");
+  if (p.remove.ciuser) del.emplace_back("ciuser");
+  if (p.remove.sshkeys) del.emplace_back("sshkeys");
   if (!del.empty()) {
     std::string joined;
     for (const auto& d : del) joined += (joined.empty() ? "" : ",") + d;

@@ -32,6 +32,7 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 
 Value Strings(const std::vector<std::string>& v) {
   std::vector<Value> elems;
+  elems.reserve(v.size());
   for (const auto& s : v) elems.push_back(Value::String(s));
   return Value::List(Type::String(), std::move(elems));
 }
