@@ -292,34 +292,41 @@ StatusOr<json> ConvertValue(const json& value, ParamType type, std::string_view 
   return InternalError("unknown parameter type");
 }
 
-StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
-                                     std::string_view module_name) {
-  ValidatedArgs out;
-  if (!raw.is_object()) return InvalidArgumentError("module arguments must be a JSON object");
-  out.no_log_values = RawNoLogValues(raw, spec);
-  for (const ParamSpec& p : spec.params) {
-    if (p.no_log) out.no_log_params.push_back(p.name);
-  }
+namespace {
 
-  std::map<std::string, const ParamSpec*> by_name;  // canonical and alias names
-  std::vector<std::string> supported;
+// The names a caller may use for each option: canonical names and aliases.
+struct NameIndex {
+  std::map<std::string, const ParamSpec*> by_name;
+  std::vector<std::string> supported;  // Sorted, for the error message.
+};
+
+NameIndex IndexNames(const ArgSpec& spec) {
+  NameIndex index;
   for (const ParamSpec& p : spec.params) {
-    by_name[p.name] = &p;
-    supported.push_back(p.name);
+    index.by_name[p.name] = &p;
+    index.supported.push_back(p.name);
     for (const std::string& a : p.aliases) {
-      by_name[a] = &p;
-      supported.push_back(a);
+      index.by_name[a] = &p;
+      index.supported.push_back(a);
     }
   }
-  std::sort(supported.begin(), supported.end());
+  std::sort(index.supported.begin(), index.supported.end());
+  return index;
+}
 
+// Canonical name -> the names (canonical or alias) the caller used for it.
+using GivenNames = std::map<std::string, std::vector<std::string>>;
+
+// Groups the caller's keys by option; Ansible's internal `_ansible_*` keys are
+// ignored. Fails, naming every unknown key, when any key is not an option.
+Status GroupGivenNames(const json& raw, const NameIndex& index, std::string_view module_name,
+                       GivenNames& given) {
   std::vector<std::string> unsupported;
-  std::map<std::string, std::vector<std::string>> given;  // canonical -> names used
   for (const auto& item : raw.items()) {
     const std::string& key = item.key();
     if (key.rfind("_ansible_", 0) == 0) continue;
-    auto it = by_name.find(key);
-    if (it == by_name.end()) {
+    auto it = index.by_name.find(key);
+    if (it == index.by_name.end()) {
       unsupported.push_back(key);
       continue;
     }
@@ -327,12 +334,16 @@ StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
   }
   if (!unsupported.empty()) {
     std::sort(unsupported.begin(), unsupported.end());
-    return InvalidArgumentError("Unsupported parameters for (" + std::string(module_name) +
-                                ") module: " + JoinNames(unsupported, ", ") +
-                                ". Supported parameters include: " + JoinNames(supported, ", ") +
-                                ".");
+    return InvalidArgumentError(
+        "Unsupported parameters for (" + std::string(module_name) +
+        ") module: " + JoinNames(unsupported, ", ") +
+        ". Supported parameters include: " + JoinNames(index.supported, ", ") + ".");
   }
+  return Status::Ok();
+}
 
+// A null value counts as not given, as in AnsibleModule.
+Status CheckMutuallyExclusive(const json& raw, const ArgSpec& spec, const GivenNames& given) {
   for (const std::vector<std::string>& group : spec.mutually_exclusive) {
     std::vector<std::string> present;
     for (const std::string& n : group) {
@@ -347,24 +358,95 @@ StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
       return InvalidArgumentError("parameters are mutually exclusive: " + JoinNames(group, "|"));
     }
   }
+  return Status::Ok();
+}
+
+// The raw value the caller gave for `p` (null when not given), warning when
+// both the option and an alias are set.
+json GivenValue(const json& raw, const ParamSpec& p, const GivenNames& given,
+                std::vector<std::string>& warnings) {
+  auto it = given.find(p.name);
+  if (it == given.end()) return nullptr;
+  if (it->second.size() > 1) {
+    warnings.push_back("Both option " + p.name + " and its alias " +
+                       (it->second[0] == p.name ? it->second[1] : it->second[0]) + " are set.");
+  }
+  // The canonical name wins over an alias, as in AnsibleModule.
+  const std::string& used =
+      std::find(it->second.begin(), it->second.end(), p.name) != it->second.end()
+          ? p.name
+          : it->second.front();
+  return raw[used];
+}
+
+StatusOr<json> ConvertElements(const json& list, const ParamSpec& p) {
+  json elements = json::array();
+  for (const json& e : list) {
+    StatusOr<json> ce = ConvertValue(e, p.elements, p.name);
+    if (!ce.ok()) {
+      return InvalidArgumentError("Elements value for option '" + p.name + "' is of type " +
+                                  JsonTypeName(e) + " and we were unable to convert to " +
+                                  std::string(ParamTypeName(p.elements)));
+    }
+    elements.push_back(std::move(ce).value());
+  }
+  return elements;
+}
+
+Status CheckChoice(const json& v, const ParamSpec& p) {
+  std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  if (std::find(p.choices.begin(), p.choices.end(), text) == p.choices.end()) {
+    // A no_log value is not quoted: it may be a secret typed into the
+    // wrong option.
+    return InvalidArgumentError("value of " + p.name +
+                                " must be one of: " + JoinNames(p.choices, ", ") +
+                                (p.no_log ? std::string() : ", got: " + text));
+  }
+  return Status::Ok();
+}
+
+// Converts a non-null value of `p` to its type (and its list elements to
+// theirs) and checks it against the choices.
+StatusOr<json> ConvertParam(const json& value, const ParamSpec& p) {
+  StatusOr<json> conversion = ConvertValue(value, p.type, p.name);
+  if (!conversion.ok()) {
+    if (!p.no_log) return conversion.status();
+    // The message quotes the value, which is a secret here.
+    return InvalidArgumentError("argument '" + p.name + "' is of type " + JsonTypeName(value) +
+                                " and we were unable to convert to " +
+                                std::string(ParamTypeName(p.type)));
+  }
+  json converted = std::move(conversion).value();
+  if (p.type == ParamType::kList && p.elements != ParamType::kRaw) {
+    PVEK8S_ASSIGN_OR_RETURN(converted, ConvertElements(converted, p));
+  }
+  if (!p.choices.empty()) {
+    if (converted.is_array()) {
+      for (const json& v : converted) PVEK8S_RETURN_IF_ERROR(CheckChoice(v, p));
+    } else {
+      PVEK8S_RETURN_IF_ERROR(CheckChoice(converted, p));
+    }
+  }
+  return converted;
+}
+
+}  // namespace
+
+StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
+                                     std::string_view module_name) {
+  ValidatedArgs out;
+  if (!raw.is_object()) return InvalidArgumentError("module arguments must be a JSON object");
+  out.no_log_values = RawNoLogValues(raw, spec);
+  for (const ParamSpec& p : spec.params) {
+    if (p.no_log) out.no_log_params.push_back(p.name);
+  }
+  GivenNames given;
+  PVEK8S_RETURN_IF_ERROR(GroupGivenNames(raw, IndexNames(spec), module_name, given));
+  PVEK8S_RETURN_IF_ERROR(CheckMutuallyExclusive(raw, spec, given));
 
   std::vector<std::string> missing;
   for (const ParamSpec& p : spec.params) {
-    json value = nullptr;
-    auto it = given.find(p.name);
-    if (it != given.end()) {
-      if (it->second.size() > 1) {
-        out.warnings.push_back("Both option " + p.name + " and its alias " +
-                               (it->second[0] == p.name ? it->second[1] : it->second[0]) +
-                               " are set.");
-      }
-      // The canonical name wins over an alias, as in AnsibleModule.
-      const std::string& used =
-          std::find(it->second.begin(), it->second.end(), p.name) != it->second.end()
-              ? p.name
-              : it->second.front();
-      value = raw[used];
-    }
+    json value = GivenValue(raw, p, given, out.warnings);
     if (value.is_null()) {
       if (p.required) {
         missing.push_back(p.name);
@@ -376,46 +458,7 @@ StatusOr<ValidatedArgs> ValidateArgs(const json& raw, const ArgSpec& spec,
         continue;
       }
     }
-    StatusOr<json> conversion = ConvertValue(value, p.type, p.name);
-    if (!conversion.ok()) {
-      if (!p.no_log) return conversion.status();
-      // The message quotes the value, which is a secret here.
-      return InvalidArgumentError("argument '" + p.name + "' is of type " + JsonTypeName(value) +
-                                  " and we were unable to convert to " +
-                                  std::string(ParamTypeName(p.type)));
-    }
-    json converted = std::move(conversion).value();
-    if (p.type == ParamType::kList && p.elements != ParamType::kRaw) {
-      json elements = json::array();
-      for (const json& e : converted) {
-        StatusOr<json> ce = ConvertValue(e, p.elements, p.name);
-        if (!ce.ok()) {
-          return InvalidArgumentError("Elements value for option '" + p.name + "' is of type " +
-                                      JsonTypeName(e) + " and we were unable to convert to " +
-                                      std::string(ParamTypeName(p.elements)));
-        }
-        elements.push_back(std::move(ce).value());
-      }
-      converted = std::move(elements);
-    }
-    if (!p.choices.empty()) {
-      auto check = [&](const json& v) -> Status {
-        std::string text = v.is_string() ? v.get<std::string>() : v.dump();
-        if (std::find(p.choices.begin(), p.choices.end(), text) == p.choices.end()) {
-          // A no_log value is not quoted: it may be a secret typed into the
-          // wrong option.
-          return InvalidArgumentError("value of " + p.name +
-                                      " must be one of: " + JoinNames(p.choices, ", ") +
-                                      (p.no_log ? std::string() : ", got: " + text));
-        }
-        return Status::Ok();
-      };
-      if (converted.is_array()) {
-        for (const json& v : converted) PVEK8S_RETURN_IF_ERROR(check(v));
-      } else {
-        PVEK8S_RETURN_IF_ERROR(check(converted));
-      }
-    }
+    PVEK8S_ASSIGN_OR_RETURN(json converted, ConvertParam(value, p));
     if (p.no_log) CollectNoLogValues(converted, out.no_log_values);
     out.params[p.name] = std::move(converted);
   }

@@ -61,16 +61,12 @@ std::optional<std::string> FindExecutable(const std::string& name,
   return std::nullopt;
 }
 
-StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                   std::chrono::milliseconds timeout,
-                                   const std::vector<std::string>& extra_env) {
-  if (argv.empty()) return InvalidArgumentError("empty command");
-  std::optional<std::string> program = FindExecutable(argv[0]);
-  if (!program) return NotFoundError(argv[0] + ": command not found");
+namespace {
 
-  // Everything the child needs is prepared before fork: after fork only
-  // async-signal-safe calls are allowed.
-  // A variable appears once: programs differ in which duplicate they read.
+// The child's environment: the caller's, without its locale variables, with a C
+// locale and `extra_env` added. A variable appears once: programs differ in
+// which duplicate they read.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra_env) {
   auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
   auto overridden = [&](std::string_view entry) {
     return std::any_of(extra_env.begin(), extra_env.end(),
@@ -84,64 +80,63 @@ StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     if (!overridden(locale)) env_strings.emplace_back(locale);
   }
   env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  argp.reserve(args.size() + 1);
-  for (std::string& s : args) argp.push_back(s.data());
-  argp.push_back(nullptr);
+  return env_strings;
+}
 
-  int out_pipe[2], err_pipe[2], exec_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+// A null-terminated array pointing into `strings`, which must outlive it.
+std::vector<char*> PointerArray(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// The child's stdout and stderr, and a pipe on which a failed execve reports
+// its errno (it closes on a successful exec: every end is close-on-exec).
+struct ChildPipes {
+  int out[2];
+  int err[2];
+  int exec[2];
+};
+
+// Opens all three pipes, or none.
+Status OpenPipes(ChildPipes& p) {
+  if (::pipe2(p.out, O_CLOEXEC) != 0)
     return InternalError("pipe: " + std::string(std::strerror(errno)));
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
+  if (::pipe2(p.err, O_CLOEXEC) != 0) {
+    ::close(p.out[0]);
+    ::close(p.out[1]);
     return InternalError("pipe: " + std::string(std::strerror(errno)));
   }
-  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+  if (::pipe2(p.exec, O_CLOEXEC) != 0) {
+    for (int fd : {p.out[0], p.out[1], p.err[0], p.err[1]}) ::close(fd);
     return InternalError("pipe: " + std::string(std::strerror(errno)));
   }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return Status::Ok();
+}
 
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int err = errno;
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], exec_pipe[0], exec_pipe[1],
-                   devnull}) {
-      if (fd >= 0) ::close(fd);
-    }
-    return InternalError("fork: " + std::string(std::strerror(err)));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(program->c_str(), argp.data(), envp.data());
-    int err = errno;
-    ssize_t ignored = ::write(exec_pipe[1], &err, sizeof(err));
-    (void)ignored;
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // Also from the parent, so the group exists before any kill.
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  ::close(exec_pipe[1]);
-  if (devnull >= 0) ::close(devnull);
+// Runs in the forked child: only async-signal-safe calls from here on.
+[[noreturn]] void ExecChild(const char* program, char* const* argp, char* const* envp,
+                            const ChildPipes& p, int devnull) {
+  ::setpgid(0, 0);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::dup2(p.out[1], 1);
+  ::dup2(p.err[1], 2);
+  ::signal(SIGPIPE, SIG_DFL);
+  ::execve(program, argp, envp);
+  int err = errno;
+  ssize_t ignored = ::write(p.exec[1], &err, sizeof(err));
+  (void)ignored;
+  ::_exit(127);
+}
 
-  CommandResult result;
-  int exec_errno = 0;
-  ssize_t got = ::read(exec_pipe[0], &exec_errno, sizeof(exec_errno));
-  ::close(exec_pipe[0]);
-
+// Reads the child's stdout and stderr into `result` until both close or the
+// deadline passes (then the child's process group is killed). Closes both fds.
+void CollectOutput(int out_fd, int err_fd, pid_t pid, std::chrono::milliseconds timeout,
+                   CommandResult& result) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   int open_fds = 2;
   char buf[8192];
   while (open_fds > 0) {
@@ -170,6 +165,49 @@ StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   for (auto& f : fds) {
     if (f.fd >= 0) ::close(f.fd);
   }
+}
+
+}  // namespace
+
+StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                   std::chrono::milliseconds timeout,
+                                   const std::vector<std::string>& extra_env) {
+  if (argv.empty()) return InvalidArgumentError("empty command");
+  std::optional<std::string> program = FindExecutable(argv[0]);
+  if (!program) return NotFoundError(argv[0] + ": command not found");
+
+  // Everything the child needs is prepared before fork: after fork only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings = ChildEnvironment(extra_env);
+  std::vector<char*> envp = PointerArray(env_strings);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp = PointerArray(args);
+
+  ChildPipes pipes;
+  PVEK8S_RETURN_IF_ERROR(OpenPipes(pipes));
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    for (int fd : {pipes.out[0], pipes.out[1], pipes.err[0], pipes.err[1], pipes.exec[0],
+                   pipes.exec[1], devnull}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return InternalError("fork: " + std::string(std::strerror(err)));
+  }
+  if (pid == 0) ExecChild(program->c_str(), argp.data(), envp.data(), pipes, devnull);
+  ::setpgid(pid, pid);  // Also from the parent, so the group exists before any kill.
+  ::close(pipes.out[1]);
+  ::close(pipes.err[1]);
+  ::close(pipes.exec[1]);
+  if (devnull >= 0) ::close(devnull);
+
+  CommandResult result;
+  int exec_errno = 0;
+  ssize_t got = ::read(pipes.exec[0], &exec_errno, sizeof(exec_errno));
+  ::close(pipes.exec[0]);
+  CollectOutput(pipes.out[0], pipes.err[0], pid, timeout, result);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

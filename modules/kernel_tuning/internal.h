@@ -1,0 +1,107 @@
+// What the source files of gcid.k8s.kernel_tuning share; not part of the
+// module's interface (kernel_tuning.h). kernel_tuning.cc holds the entry point
+// and the plan; sysctl.cc, modules_load.cc and swap.cc each own one concern and
+// its step of Run(); text.cc holds the line parsing they all use.
+#ifndef MODULES_KERNEL_TUNING_INTERNAL_H_
+#define MODULES_KERNEL_TUNING_INTERNAL_H_
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "modules/ansible/module.h"
+#include "modules/kernel_tuning/kernel_tuning.h"
+#include "provider/base/status.h"
+
+namespace pvek8s::kernel_tuning {
+
+// First lines of a sysctl.d or modules-load.d file the module creates.
+inline constexpr std::string_view kHeader =
+    "# Managed by gcid.k8s.kernel_tuning. Keys listed here are set by that module;\n"
+    "# other lines are kept as they are.\n";
+
+// `s` without leading and trailing whitespace.
+std::string Trim(std::string_view s);
+
+// The lines of `text` without their '\n' (a last line without one counts);
+// views into `text`.
+std::vector<std::string_view> Lines(std::string_view text);
+
+// The whitespace-separated fields of `line`.
+std::vector<std::string> Fields(std::string_view line);
+
+// True for a blank line and for '#' and ';' comments, as systemd reads config files.
+bool IsCommentOrBlank(std::string_view line);
+
+// A decimal integer with optional '-' and surrounding whitespace; nullopt for
+// anything else and on overflow.
+std::optional<long long> ParseInt(std::string_view text);
+
+// The kernel treats '-' and '_' in module names alike; /sys/module uses '_'.
+// Returns the '_' form, which compares equal for both spellings.
+std::string ModuleKey(std::string_view name);
+
+bool PathExists(const std::string& path);
+
+// `items` joined by `sep`.
+std::string JoinList(const std::vector<std::string>& items, std::string_view sep = ", ");
+
+// "1 <one>" or "<n> <many>".
+std::string Plural(size_t n, std::string_view one, std::string_view many);
+
+// True when `key` is a sysctl key (dotted or slash form) that maps to a path
+// under /proc/sys without escaping it.
+bool ValidKey(std::string_view key);
+
+// True when `name` can be a kernel module name (and cannot pass as an option
+// to modprobe).
+bool ValidModuleName(std::string_view name);
+
+// Everything Run() observed and decided, gathered first so that check mode and
+// real mode report the same thing. Each step of Run() adds to it; in check
+// mode (`check`) a step changes nothing on the system.
+struct Work {
+  bool check = false;
+  bool changed = false;
+  std::vector<std::string> summary;  // Phrases of the result message, in order.
+  std::vector<ansible::DiffEntry> diffs;
+  // Result fields; "warnings_internal" (a list of strings) becomes warnings.
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+// Records a diff under `header` unless `before` and `after` are equal.
+void AddDiff(Work& w, std::string before, std::string after, const std::string& header);
+
+// Writes (`after` set) or removes (`after` nullopt) the managed file `path`
+// (under sys.root) unless it already reads `after`, recording the change, its
+// diff and `path` in `files_changed`. In check mode only records.
+Status ApplyFile(Work& w, const SystemPaths& sys, const std::string& path,
+                 const std::optional<std::string>& before, const std::optional<std::string>& after,
+                 nlohmann::json& files_changed);
+
+// Loads the `modules` that are neither loaded nor built in (modules_load.cc).
+// `pending_loads` is set when, in check mode, some would be loaded, so that
+// keys they bring along are not reported missing. Fails on the first module
+// that modprobe cannot load.
+Status LoadModules(Work& w, const SystemPaths& sys, const std::vector<std::string>& modules,
+                   bool& pending_loads);
+
+// Decides and applies the live values of `settings` (sysctl.cc); returns the
+// (key, value) each should have in the sysctl file, whose current content is
+// `file_before`. Fails, before changing anything, when keys do not exist.
+StatusOr<std::vector<std::pair<std::string, std::string>>> ApplySysctls(
+    Work& w, const SystemPaths& sys, const std::vector<SysctlSetting>& settings,
+    const std::optional<std::string>& file_before, bool pending_loads);
+
+// Turns active swap off, comments out fstab swap entries and masks swap units
+// that do not come from fstab (swap.cc). Failing to mask a unit the admin
+// defined, or to reload systemd, is a warning, not an error.
+Status TurnSwapOff(Work& w, const SystemPaths& sys);
+
+}  // namespace pvek8s::kernel_tuning
+
+#endif  // MODULES_KERNEL_TUNING_INTERNAL_H_
