@@ -385,7 +385,7 @@ Simulator::Result Simulator::Resize(Request& r) {
     it->second = SetProperty(it->second, "size", FormatSize(new_size));
     t.log.push_back("  Size of logical volume " + spec.substr(spec.find(':') + 1) +
                     " changed from " + FormatSize(old_size) + " to " + FormatSize(new_size) + ".");
-    if (v->running) t.log.push_back("  Image resized (online).");
+    if (v->running) t.log.emplace_back("  Image resized (online).");
     SaveVm(*v);
     FinishTask(t, "");
   });

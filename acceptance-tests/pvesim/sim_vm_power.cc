@@ -111,7 +111,7 @@ Simulator::Result Simulator::PowerAction(Request& r) {
       }
       if (has_ci) {
         GenerateCloudinit(*v);
-        t.log.push_back("generating cloud-init ISO");
+        t.log.emplace_back("generating cloud-init ISO");
       }
       std::string ip = PropertyValue(v->conf.count("ipconfig0") ? v->conf["ipconfig0"] : "", "ip");
       if (ip.empty() || ip == "dhcp") AllocateDhcp(*v);

@@ -59,6 +59,7 @@ PveSimProcess::PveSimProcess(const std::string& data_dir, const std::vector<std:
     close(out[0]);
     close(out[1]);
     std::vector<char*> cargv;
+    cargv.reserve(argv.size() + 1);
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
     execv(cargv[0], cargv.data());
@@ -201,7 +202,7 @@ Response Client::Raw(const std::string& method, const std::string& path, const s
   }
   for (const auto& [k, v] : extra_) hs.push_back(k + ": " + v);
   if (!content_type.empty()) hs.push_back("Content-Type: " + content_type);
-  hs.push_back("Accept: application/json");
+  hs.emplace_back("Accept: application/json");
   for (const auto& h : hs) headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (!body.empty() || method == "POST" || method == "PUT") {
