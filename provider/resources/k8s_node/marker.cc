@@ -7,23 +7,12 @@
 #include <vector>
 
 #include "provider/base/encoding.h"
+#include "provider/resources/k8s_node/text.h"
 
 namespace pvek8s::resources {
 namespace {
 
 constexpr char kMarkerPrefix[] = "[pvek8s] ";
-
-std::vector<std::string> SplitOn(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(sep, start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -57,7 +46,7 @@ std::optional<OwnerMarker> ParseMarker(const std::string& description, std::stri
   std::string line = description.substr(pos + std::strlen(kMarkerPrefix));
   while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
   OwnerMarker m;
-  for (const auto& kv : SplitOn(line, ';')) {
+  for (const auto& kv : node::Split(line, ";")) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos) continue;
     std::string k = kv.substr(0, eq);

@@ -3,32 +3,13 @@
 #include <algorithm>
 #include <map>
 
+#include "provider/resources/k8s_node/text.h"
+
 namespace pvek8s::resources::node {
 namespace {
 
 using tftypes::Type;
 using tftypes::Value;
-
-std::vector<std::string> Split(const std::string& s, const std::string& seps) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (seps.find(c) != std::string::npos) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 Value Strings(const std::vector<std::string>& v) {
   std::vector<Value> elems;

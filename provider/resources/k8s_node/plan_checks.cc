@@ -11,18 +11,13 @@
 #include "provider/resources/k8s_node/marker.h"
 #include "provider/resources/k8s_node/node_model.h"
 #include "provider/resources/k8s_node/placement.h"
+#include "provider/resources/k8s_node/text.h"
 
 namespace pvek8s::resources::node {
 namespace {
 
 using tftypes::AttributePath;
 using tftypes::Value;
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
