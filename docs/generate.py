@@ -273,6 +273,8 @@ def render_provider(schema, version):
     out.append("- [Bad inputs and their diagnostics](bad-inputs.md): every invalid "
                "configuration and module argument the test suite checks, the stage that "
                "catches it and the exact message.")
+    out.append("- [Plan review in pull requests](ci-review.md): what a plan does to the "
+               "Kubernetes cluster, as a pull-request comment (examples/ci).")
     out.append("")
     return out
 

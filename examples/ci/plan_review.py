@@ -124,6 +124,8 @@ def compact(v):
         return ", ".join(f"{k}={compact(x)}" for k, x in sorted(v.items()) if x is not None)
     if isinstance(v, list):
         return "[" + ", ".join(compact(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
     return str(v)
 
 
@@ -261,6 +263,22 @@ def cluster_findings(rc):
     return out
 
 
+def identity_status(rc):
+    """The cluster identity's fate in a few words, for the summary line."""
+    change = rc["change"]
+    actions = change["actions"]
+    if actions == ["create"]:
+        return "new cluster identity"
+    if actions == ["delete"]:
+        return "cluster identity destroyed"
+    if sorted(actions) == ["create", "delete"]:
+        return "new cluster CA (identity replaced)"
+    unknown = change.get("after_unknown") or {}
+    if actions == ["update"] and any(unknown.get(a) for a in TOKEN_ATTRS):
+        return "bootstrap token rotated"
+    return "bootstrap token unchanged"
+
+
 def apply_diagnostics(nodes, diagnostics):
     """Adds the provider's reboot warnings; returns the other warnings."""
     by_address = {n.address: n for n in nodes}
@@ -295,6 +313,8 @@ def playbooks(directory):
 
 
 def node_table(nodes, extra_title, extra):
+    if not nodes:
+        return []
     rows = ["| node | role | Proxmox node | address | " + extra_title + " |",
             "|---|---|---|---|---|"]
     for n in nodes:
@@ -359,20 +379,21 @@ def numbered(steps):
     return [f"{i}. {s}" for i, s in enumerate(steps, 1)]
 
 
-def render(doc, diagnostics=(), playbook_dir=None):
-    nodes, cluster_lines, token_rotated = [], [], False
+def render(doc, diagnostics=None, playbook_dir=None):
+    """The review as Markdown; DIAGNOSTICS (None: no plan log given) from load_diagnostics."""
+    nodes, cluster_lines, identity = [], [], []
     for rc in doc.get("resource_changes", []):
         if rc.get("mode", "managed") != "managed":
             continue
         if rc.get("type") == NODE_TYPE:
             nodes.append(Node(rc))
         elif rc.get("type") == CLUSTER_TYPE:
-            lines = cluster_findings(rc)
-            token_rotated = token_rotated or any("token" in s and "rotated" in s for s in lines)
-            cluster_lines.extend(lines)
+            cluster_lines.extend(cluster_findings(rc))
+            identity.append(identity_status(rc))
+    token_rotated = "bootstrap token rotated" in identity
     for n in nodes:
         n.derive_reboot()
-    warnings = apply_diagnostics(nodes, diagnostics)
+    warnings = apply_diagnostics(nodes, diagnostics or [])
     by_kind = {k: [n for n in nodes if n.kind == k]
                for k in ("added", "removed", "replaced", "forgotten")}
     by_kind["rebooted"] = [n for n in nodes if n.reboot_reasons]
@@ -381,7 +402,7 @@ def render(doc, diagnostics=(), playbook_dir=None):
 
     out = [MARKER, "## Plan review: what this plan does to the Kubernetes cluster", ""]
     counts = [f"{len(by_kind[k])} {k}" for k in ("added", "removed", "replaced", "rebooted")]
-    token = "bootstrap token rotated" if token_rotated else "bootstrap token unchanged"
+    token = ", ".join(sorted(set(identity))) or "no cluster identity in the plan"
     out += [f"**Nodes:** {', '.join(counts)}; {token}.", ""]
     section(out, f"Nodes added ({len(by_kind['added'])})",
             node_table(by_kind["added"], "size", lambda n: size(n.change)))
@@ -392,8 +413,9 @@ def render(doc, diagnostics=(), playbook_dir=None):
             node_table(by_kind["replaced"], "why (replace paths)", Node.why_replaced))
     section(out, f"Nodes rebooted in place ({len(by_kind['rebooted'])})",
             [f"- {n.label()}: " + "; ".join(n.reboot_reasons) for n in by_kind["rebooted"]])
-    section(out, "Nodes migrated", moves(by_kind["replaced"]) + [
-        "", "The provider never live-migrates: a changed `target_node` replaces the VM."])
+    moved = moves(by_kind["replaced"])
+    section(out, "Nodes migrated", moved + ([""] if moved else []) + [
+        "The provider never live-migrates: a changed `target_node` replaces the VM."])
     section(out, "Cluster identity and bootstrap token", [f"- {s}" for s in cluster_lines])
     if in_place or by_kind["forgotten"]:
         section(out, "Other changes to nodes in place",
@@ -407,8 +429,9 @@ def render(doc, diagnostics=(), playbook_dir=None):
                 [f"- {w.get('summary', '')}: {w.get('detail', '')}" for w in warnings])
     section(out, "Before `terraform apply`", numbered(before_apply(by_kind, books)))
     section(out, "After `terraform apply`", numbered(after_apply(by_kind, token_rotated, books)))
-    source = ("the saved plan and the provider's warnings (terraform plan -json)" if diagnostics
-              else "the saved plan; reboots derived from the attributes the provider "
+    source = ("the saved plan and the provider's warnings (terraform plan -json)"
+              if diagnostics is not None else
+              "the saved plan; reboots derived from the attributes the provider "
               "documents as rebooting")
     out.append(f"<sub>From {source}. Sensitive values are never shown.</sub>")
     return "\n".join(out) + "\n"
@@ -434,7 +457,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         doc = load_plan("/dev/stdin" if args.plan == "-" else args.plan)
-        diags = load_diagnostics(args.diagnostics) if args.diagnostics else []
+        diags = load_diagnostics(args.diagnostics) if args.diagnostics else None
     except PlanError as e:
         print(f"plan_review: {e}", file=sys.stderr)
         return 2

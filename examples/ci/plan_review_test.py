@@ -26,6 +26,8 @@ import plan_review  # noqa: E402
 PLAN = os.path.join(HERE, "testdata", "plan.json")
 LOG = os.path.join(HERE, "testdata", "plan-log.jsonl")
 LAB = os.path.join(HERE, "..", "lab")
+ROOT = os.path.join(HERE, "..", "..")
+WORKFLOW = os.path.join(HERE, "github-actions.yml")
 
 
 def section(text, title):
@@ -68,7 +70,8 @@ class PlanReviewTest(unittest.TestCase):
 
     def test_replaced_with_replace_paths(self):
         replaced = section(self.text, "Nodes replaced")
-        self.assertIn("| `w1` | worker | pve3 | 10.9.0.12 | `target_node` pve2 → pve3 |", replaced)
+        self.assertIn("| `w1` | worker | pve3 | 10.9.0.12 | `target_node` pve2 → pve3 |",
+                      replaced)
         self.assertIn("- `w1`: pve2 → pve3 (a new VM", section(self.text, "Nodes migrated"))
 
     def test_reboots_follow_the_provider_rule(self):
@@ -129,11 +132,28 @@ class PlanReviewTest(unittest.TestCase):
         self.assertIn("`description` (sensitive)", section(self.text, "Other changes"))
 
     def test_no_change(self):
-        doc = {"format_version": "1.2", "planned_values": {}, "resource_changes": []}
+        noop = {"address": "proxmox_k8s_cluster.lab", "mode": "managed",
+                "type": "proxmox_k8s_cluster", "change": {"actions": ["no-op"]}}
+        doc = {"format_version": "1.2", "planned_values": {}, "resource_changes": [noop]}
         text = plan_review.render(doc)
         self.assertIn("0 added, 0 removed, 0 replaced, 0 rebooted; bootstrap token unchanged",
                       text)
         self.assertIn("None.", section(text, "Before"))
+        self.assertIn("None.", section(text, "After"))
+
+    def test_cluster_identity_created_and_replaced(self):
+        def one(actions, **change):
+            rc = {"address": "proxmox_k8s_cluster.lab", "mode": "managed",
+                  "type": "proxmox_k8s_cluster",
+                  "change": dict({"actions": actions, "before": {"name": "lab"},
+                                  "after": {"name": "lab"}}, **change)}
+            return plan_review.render({"format_version": "1.2", "planned_values": {},
+                                       "resource_changes": [rc]})
+        self.assertIn("; new cluster identity.", one(["create"]))
+        replaced = one(["delete", "create"], replace_paths=[["ca_algorithm"]])
+        self.assertIn("; new cluster CA (identity replaced).", replaced)
+        self.assertIn("replaced (`ca_algorithm`): a new CA.** Every node must be reset",
+                      section(replaced, "Cluster identity"))
 
     def test_bad_inputs_name_the_field(self):
         cases = {
@@ -170,6 +190,27 @@ class PlanReviewTest(unittest.TestCase):
                 text = f.read()
         self.assertTrue(text.startswith(plan_review.MARKER))
         self.assertEqual(text, self.with_log)
+
+
+class WorkflowTest(unittest.TestCase):
+    """github-actions.yml: the steps it promises, and the files it names exist."""
+
+    def test_workflow(self):
+        import yaml  # python3-yaml, which ansible-core depends on
+        with open(WORKFLOW) as f:
+            wf = yaml.safe_load(f)
+        self.assertIn("pull_request", wf.get("on", wf.get(True)))  # YAML 1.1 reads on: as True
+        env = wf["env"]
+        self.assertTrue(os.path.isdir(os.path.join(ROOT, env["TF_DIR"])), env["TF_DIR"])
+        self.assertTrue(os.path.isfile(os.path.join(ROOT, env["CI_DIR"], "review-locally.sh")))
+        self.assertTrue(os.path.isfile(os.path.join(ROOT, env["CI_DIR"], "plan_review.py")))
+        steps = wf["jobs"]["review"]["steps"]
+        runs = "\n".join(s.get("run", "") for s in steps)
+        self.assertIn("for p in pvek8s-terraform-provider pvek8s-ansible-collection pvesim", runs)
+        self.assertIn('review-locally.sh" --pvesim /usr/bin/pvesim --test', runs)
+        post = [s for s in steps if s.get("uses", "").startswith("actions/github-script")]
+        self.assertEqual(len(post), 1)
+        self.assertIn(f"'{plan_review.MARKER}'", post[0]["with"]["script"])
 
 
 if __name__ == "__main__":
