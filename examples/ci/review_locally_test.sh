@@ -160,7 +160,9 @@ check "no secret in the review or the script's output" \
 
 echo "# 3. refusals"
 printf 'variable "x" {\ndefault = 1\n}\n' >"$TEST_ROOT/head/unformatted.tf"
-expect_exit 1 "an unformatted file fails at fmt" "$script" --work "$TEST_ROOT/w3" "$TEST_ROOT/head"
+# Everything else in head/ passes (it would plan against the running pvesim).
+expect_exit 1 "an unformatted file fails at fmt" \
+  "$script" --collections "$TEST_ROOT/collections" --work "$TEST_ROOT/w3" "$TEST_ROOT/head"
 check "the FAIL line names the step" output_has "review-locally: FAIL at fmt:"
 expect_exit 2 "--test without a simulator is refused" "$script" --test "$TEST_ROOT/lab"
 check "the refusal says why" output_has "--test and --base create VMs"
