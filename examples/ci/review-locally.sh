@@ -28,9 +28,9 @@
 #                      review.md go (default: a new temporary folder, kept);
 #                      made private: a saved plan holds sensitive values in clear
 #
-# Without --base, init and plan run in DIR itself, with its backend and state:
-# the review is then of the plan against the Proxmox VE the PROXMOX_VE_*
-# variables name. The last line is `review-locally: PASS (...)` or
+# With --pvesim or --base, init, test and plan run on a copy of DIR with local
+# state. Otherwise they run in DIR itself, with its backend and state: the
+# review is then of the plan against the Proxmox VE the PROXMOX_VE_* name. The last line is `review-locally: PASS (...)` or
 # `review-locally: FAIL at STEP: ...`, with the exit code to match.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -126,11 +126,13 @@ step=fmt
 echo "==> terraform fmt -check $dir"
 run "$work/fmt.log" terraform fmt -check -diff -recursive -no-color "$dir"
 
+# A throwaway pvesim knows nothing of DIR's state, and --base brings its own:
+# both plan a copy with local state, which also leaves DIR untouched.
 run_dir=$dir
-if [[ -n $base ]]; then
+if [[ -n $base || -n $pvesim ]]; then
   run_dir=$work/head
   rm -rf "$work/base" "$run_dir"
-  copy_config "$base" "$work/base"
+  [[ -z $base ]] || copy_config "$base" "$work/base"
   copy_config "$dir" "$run_dir"
 fi
 step=init
