@@ -5,12 +5,12 @@
 #       named terraform-provider-proxmox_vVERSION, with fixed timestamps so
 #       that the same binary always gives the same zip and hash)
 #   terraform-provider-proxmox_VERSION_manifest.json    (plugin protocol 6.0)
-#   terraform-provider-proxmox_VERSION_SHA256SUMS       (every file below)
+#   terraform-provider-proxmox_VERSION_SHA256SUMS       (the two files above)
 #   terraform-provider-proxmox_VERSION_SHA256SUMS.sig   (binary detached GPG
 #       signature, by the key PVEK8S_GPG_KEY_ID from GNUPGHOME's keyring)
 # plus the Ansible collection tarball (built by ansible-galaxy collection
-# build) and any .deb given, so that an air-gapped lab verifies everything
-# with one signed file. .ci/release builds the inputs and calls this.
+# build) and any .deb given, listed and signed the same way in
+# pvek8s_VERSION_SHA256SUMS(.sig). .ci/release builds the inputs and calls this.
 #
 # usage: make_release.sh VERSION OUTDIR PROVIDER_BINARY COLLECTION_TARBALL [DEB...]
 #        make_release.sh --check VERSION   (VERSION and the key only)
@@ -69,7 +69,7 @@ bin_name=terraform-provider-proxmox_v$version
 mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pvek8s-release-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-rm -f "$out/${name}"_*
+rm -f "$out/${name}"_* "$out/pvek8s_${version}"_SHA256SUMS*
 
 # The binary, stripped like the .deb's, zipped with fixed metadata (mode 0755,
 # the epoch above, no extra fields) so that rebuilding gives the same bytes.
@@ -89,18 +89,24 @@ printf '{"version":1,"metadata":{"protocol_versions":["6.0"]}}\n' >"$out/${name}
 cp "$tarball" "$out/"
 for deb in ${debs[@]+"${debs[@]}"}; do cp "$deb" "$out/"; done
 
-(cd "$out" && find . -maxdepth 1 -type f ! -name "${name}_SHA256SUMS*" -printf '%P\n' |
-  LC_ALL=C sort | xargs sha256sum) >"$out/${name}_SHA256SUMS"
-
-if [[ ${PVEK8S_RELEASE_UNSIGNED:-} != 1 ]]; then
-  gpg_args=(--batch --yes --local-user "$PVEK8S_GPG_KEY_ID" --detach-sign)
+# The provider's SHA256SUMS lists the zip and the manifest only, as the
+# registry's does: Terraform records every line of a signed SHA256SUMS as a
+# zh: hash of the provider in the lock file. The rest has its own list.
+sums() {  # sums LIST FILE...: writes LIST and, unless unsigned, LIST.sig
+  (cd "$out" && sha256sum "${@:2}") >"$out/$1"
+  [[ ${PVEK8S_RELEASE_UNSIGNED:-} != 1 ]] || return 0
+  local gpg_args=(--batch --yes --local-user "$PVEK8S_GPG_KEY_ID" --detach-sign)
   if [[ -n ${PVEK8S_GPG_PASSPHRASE:-} ]]; then
     gpg_args+=(--pinentry-mode loopback --passphrase-fd 3)
   fi
-  if ! gpg "${gpg_args[@]}" --output "$out/${name}_SHA256SUMS.sig" "$out/${name}_SHA256SUMS" \
+  if ! gpg "${gpg_args[@]}" --output "$out/$1.sig" "$out/$1" \
       3<<<"${PVEK8S_GPG_PASSPHRASE:-}" 2>"$work/gpg.log"; then
     cat "$work/gpg.log" >&2
     die "gpg could not sign with PVEK8S_GPG_KEY_ID '$PVEK8S_GPG_KEY_ID' (GNUPGHOME=${GNUPGHOME:-~/.gnupg})"
   fi
-fi
+}
+sums "${name}_SHA256SUMS" "${name}_linux_amd64.zip" "${name}_manifest.json"
+others=("$(basename "$tarball")")
+for deb in ${debs[@]+"${debs[@]}"}; do others+=("$(basename "$deb")"); done
+sums "pvek8s_${version}_SHA256SUMS" "${others[@]}"
 ls -l "$out"
