@@ -273,6 +273,8 @@ def render_provider(schema, version):
     out.append("- [Bad inputs and their diagnostics](bad-inputs.md): every invalid "
                "configuration and module argument the test suite checks, the stage that "
                "catches it and the exact message.")
+    out.append("- [Publishing a release](publishing.md): the public registry, a private "
+               "registry, or a mirror for a lab without Internet.")
     out.append("")
     return out
 
