@@ -39,7 +39,7 @@ trap cleanup EXIT
 failures=0
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-show() { sed 's/^/    /' "$1" | tail -30; }
+show() { if [[ -f $1 ]]; then sed 's/^/    /' "$1" | tail -30; else echo "    (no $1)"; fi; }
 # wait_for FILE PATTERN SECONDS: polls until FILE has a line matching PATTERN.
 wait_for() {
   local deadline=$((SECONDS + $3))
@@ -78,9 +78,10 @@ refused() {
     not_ok "$what: message lacks '$expect'"; show "$tmp/refused.log"
   fi
 }
-for bad in 1.2 v$version 01.2.3 1.2.3- 1.2.3.4 "1.2.3 "; do
-  refused "VERSION '$bad' refused" "VERSION '$bad'" release "$bad" "$tmp/bad"
+for bad in 1.2 01.2.3 1.2.3- 1.2.3.4 "1.2.3 " ""; do
+  refused "VERSION '$bad' refused" "VERSION '$bad' is not a semantic version" release "$bad" "$tmp/bad"
 done
+refused "VERSION 'v$version' refused" "without the leading 'v'" release "v$version" "$tmp/bad"
 refused "VERSION other than the binary's refused" "binary's version" release 9.9.9 "$tmp/bad"
 refused "no key refused" PVEK8S_GPG_KEY_ID env -u PVEK8S_GPG_KEY_ID \
   bash "$here/make_release.sh" "$version" "$tmp/bad" "$provider" "$tarball"
