@@ -275,6 +275,8 @@ def render_provider(schema, version):
                "catches it and the exact message.")
     out.append("- [Plan review in pull requests](ci-review.md): what a plan does to the "
                "Kubernetes cluster, as a pull-request comment (examples/ci).")
+    out.append("- [Publishing a release](publishing.md): the public registry, a private "
+               "registry, or a mirror for a lab without Internet.")
     out.append("")
     return out
 
