@@ -206,7 +206,7 @@ class WorkflowTest(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(ROOT, env["CI_DIR"], "plan_review.py")))
         steps = wf["jobs"]["review"]["steps"]
         runs = "\n".join(s.get("run", "") for s in steps)
-        self.assertIn("for p in pvek8s-terraform-provider pvek8s-ansible-collection pvesim", runs)
+        self.assertIn("for p in pvek8s-terraform-provider pvek8s-ansible-collection pvek8s-pvesim", runs)
         self.assertIn('review-locally.sh" --pvesim /usr/bin/pvesim --test', runs)
         post = [s for s in steps if s.get("uses", "").startswith("actions/github-script")]
         self.assertEqual(len(post), 1)
