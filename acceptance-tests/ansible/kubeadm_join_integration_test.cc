@@ -166,7 +166,7 @@ TEST_CASE("joins two nodes, then a second run changes nothing") {
 
 TEST_CASE("every failure class produces its one-line message") {
   struct Case {
-    const char* name;
+    std::string name;
     json vars;
     const char* mode;
     const char* cls;

@@ -202,7 +202,7 @@ TEST_CASE("same endpoint but another CA is an error; the pinned CA is already jo
 
 TEST_CASE("every failure class gives its one-line message") {
   struct Case {
-    const char* name;
+    std::string name;
     json args;
     const char* mode;
     const char* cls;
