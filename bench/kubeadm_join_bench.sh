@@ -10,7 +10,10 @@
 # PVEK8S_COLLECTION_TARBALL). The hosts get the kubeadm stand-in of
 # modules/kubeadm_join/testdata (mode "success", version v1.30.4) and the join
 # material the integration test uses: a CA made with openssl, its pin
-# (sha256 of the SubjectPublicKeyInfo), the token abcdef.0123456789abcdef.
+# (sha256 of the SubjectPublicKeyInfo), the token abcdef.0123456789abcdef,
+# written as the stand-in's fake cluster (what init on a control plane would
+# leave in the hosts' shared directory) after every reset, so that discovery
+# checks the pin and the token as kubeadm does.
 #
 # Every timed run starts from fresh hosts (testhosts reset) with warm SSH
 # connections; both variants end with each host joined
@@ -51,6 +54,14 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$lab/ca.key" -out "$lab/ca.cr
   -subj /CN=kubernetes 2>/dev/null
 hash=sha256:$(openssl x509 -in "$lab/ca.crt" -pubkey -noout | openssl pkey -pubin -outform der |
   sha256sum | cut -d' ' -f1)
+# The control plane the stand-ins discover (testhosts reset of all hosts empties it).
+seed_cluster() {
+  mkdir -p "$lab/shared/kubeadm"
+  cp "$lab/ca.crt" "$lab/shared/kubeadm/ca.crt"
+  echo "$endpoint" >"$lab/shared/kubeadm/endpoints"
+  echo "$token 0" >"$lab/shared/kubeadm/tokens"
+}
+seed_cluster
 
 cat >"$lab/ours.yml" <<YAML
 - hosts: testhosts
@@ -104,6 +115,7 @@ verify() {
 for ((r = 1; r <= rounds; r++)); do
   for variant in $(printf 'ours\ncommand\n' | shuf); do
     "$testhosts" reset "$lab" >/dev/null
+    seed_cluster
     if [[ $variant == command ]]; then
       for h in $host_names; do
         "$testhosts" exec "$lab" "$h" sh -c \

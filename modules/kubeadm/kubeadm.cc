@@ -216,7 +216,10 @@ std::string ErrorLine(std::string_view output) {
     size_t nl = output.find('\n', start);
     if (nl == std::string_view::npos) nl = output.size();
     std::string line(output.substr(start, nl - start));
-    if (Contains(Lower(line), "error")) best = line;
+    // kubeadm ends every failure with a hint that mentions "error" too.
+    if (Contains(Lower(line), "error") && line.rfind("To see the stack trace", 0) != 0) {
+      best = line;
+    }
     start = nl + 1;
   }
   while (!best.empty() && (best.back() == '\r' || best.back() == ' ')) best.pop_back();

@@ -118,7 +118,8 @@ std::string PreflightFailedMessage(const std::vector<std::string>& checks);
 // "kubeadm <verb> did not finish within <seconds> s".
 std::string TimeoutMessage(std::string_view verb, std::chrono::seconds deadline);
 // The last line of `output` that mentions "error" (any case), trailing
-// blanks removed; "" when none does. For one-line messages.
+// blanks removed, kubeadm's "To see the stack trace of this error..." hint
+// skipped; "" when none does. For one-line messages.
 std::string ErrorLine(std::string_view output);
 
 }  // namespace pvek8s::kubeadm

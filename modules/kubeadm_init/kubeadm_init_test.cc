@@ -113,6 +113,11 @@ TEST_CASE("init places the CA, runs kubeadm, returns join material, then is unch
     CHECK(node.rendered().find(secret) == std::string::npos);
   }
   CHECK(std::filesystem::is_empty(node.Path("tmp")));
+  // The stand-in's fake cluster, which joins are checked against: the CA the
+  // module placed, the endpoints the API server answers on, the token issued.
+  CHECK(ReadText(node.Path("cluster/ca.crt")) == ca.cert);
+  CHECK(ReadText(node.Path("cluster/endpoints")) == "192.168.100.171:6443\n");
+  CHECK(ReadText(node.Path("cluster/tokens")).rfind(std::string(kToken) + " ", 0) == 0);
 
   ansible::Result again = node.Init(Args(ca));
   CHECK_FALSE(again.failed);
@@ -156,6 +161,8 @@ TEST_CASE("without a CA kubeadm makes one and its pin is returned") {
   REQUIRE(r.extra["ca_cert_hashes"].size() == 1);
   CHECK(r.extra["ca_cert_hashes"][0] ==
         *CaCertHash(ReadText(node.Path("etc/kubernetes/pki/ca.crt"))));
+  // kubeadm issues a token of its own when none is given.
+  CHECK(ReadText(node.Path("cluster/tokens")).find('.') == 6);
 }
 
 TEST_CASE("v1beta4 for kubeadm 1.31+, extra_config merged, preflight failures named") {

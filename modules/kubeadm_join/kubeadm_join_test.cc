@@ -3,9 +3,11 @@
 // kubeadm.k8s.io/v1beta3 or v1beta4 (checked by a schema in the stand-in), pins
 // the CA, passes it with --config, bounds kubeadm with its timeout, classifies
 // kubeadm's real error texts, resets and retries only on a partial join, and is
-// idempotent through kubelet.conf. What it cannot prove: that a real kubeadm
-// and API server accept the join; the error texts are copied from kubeadm's
-// messages and would need updating if kubeadm rewords them.
+// idempotent through kubelet.conf. Discovery is checked against a fake cluster
+// (the stand-in's header): a wrong pin or a token the control plane never
+// issued fails as kubeadm fails. What it cannot prove: that a real kubeadm
+// and API server accept the join; the error texts are kubeadm's messages and
+// would need updating if kubeadm rewords them.
 #include "modules/kubeadm_join/kubeadm_join.h"
 
 #include <doctest/doctest.h>
@@ -28,11 +30,24 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "abcdef.0123456789abcdef";
 constexpr const char* kKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-const std::string kHash = "sha256:" + std::string(64, 'a');
+// A well-formed pin of no CA of these tests.
+const std::string kOtherHash = "sha256:" + std::string(64, 'a');
+
+// Makes a CA with openssl at <prefix>.crt/.key and returns its PEM certificate.
+std::string MakeCa(const std::string& prefix) {
+  auto gen = ansible::RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", prefix + ".key",
+                                  "-out", prefix + ".crt", "-days", "1", "-subj", "/CN=kubernetes"},
+                                 60s);
+  REQUIRE(gen.ok());
+  REQUIRE_MESSAGE(gen->exit_code == 0, (gen->out + gen->err));
+  return ReadText(prefix + ".crt");
+}
 
 // The stand-in: validates the config with a schema of kubeadm's field names,
-// then behaves as $ROOT/mode says.
-
+// runs token discovery against the fake cluster in $ROOT/cluster (a control
+// plane at 10.123.0.11:6443 that issued kToken, with a fresh CA), then behaves
+// as $ROOT/mode says.
 class Node {
  public:
   Node() {
@@ -41,12 +56,24 @@ class Node {
     WriteText(dir_ / "version", "v1.30.4\n");
     WriteText(dir_ / "mode", "success\n");
     std::filesystem::create_directories(dir_ / "tmp");
+    std::filesystem::create_directories(dir_ / "cluster");
+    ca_ = MakeCa(dir_ / "cluster/ca");
+    StatusOr<std::string> hash = CaCertHash(ca_);
+    REQUIRE(hash.ok());
+    hash_ = *hash;
+    WriteText(dir_ / "cluster/endpoints", "10.123.0.11:6443\n");
+    Tokens(std::string(kToken) + " 0\n");
     sys_.root = dir_.path();
     sys_.tmp_dir = dir_ / "tmp";
   }
   void Mode(const std::string& m) { WriteText(dir_ / "mode", m + "\n"); }
+  // The control plane's issued tokens: "<token> <expiry, unix s; 0 never>" lines.
+  void Tokens(const std::string& lines) { WriteText(dir_ / "cluster/tokens", lines); }
   std::string Path(const std::string& rel) const { return dir_ / rel; }
   System& sys() { return sys_; }
+  // The cluster CA's certificate and its pin, as the module computes it.
+  const std::string& ca() const { return ca_; }
+  const std::string& hash() const { return hash_; }
 
   ansible::Result Join(json args, bool check = false) {
     args["kubeadm_path"] = dir_ / "kubeadm";
@@ -54,7 +81,7 @@ class Node {
     args["_ansible_diff"] = true;
     args.emplace("api_server_endpoint", "10.123.0.11:6443");
     args.emplace("token", kToken);
-    if (!args.contains("ca_cert_pem")) args.emplace("ca_cert_hashes", json{kHash});
+    if (!args.contains("ca_cert_pem")) args.emplace("ca_cert_hashes", json{hash_});
     auto validated = ansible::ValidateArgs(args, JoinSpec(), "gcid.k8s.kubeadm_join");
     REQUIRE_MESSAGE(validated.ok(), validated.status().message());
     ansible::Module module(ansible::ParseAnsibleFlags(args), std::move(validated).value(), args);
@@ -67,8 +94,18 @@ class Node {
  private:
   TempDir dir_;
   System sys_;
+  std::string ca_;
+  std::string hash_;
   std::string rendered_;
 };
+
+// The JoinConfiguration the module handed to kubeadm (the diff's "after").
+json JoinedConfig(const ansible::Result& r) {
+  REQUIRE(r.diffs.size() == 1);
+  json config = json::parse(r.diffs[0].after, nullptr, false);
+  REQUIRE_FALSE(config.is_discarded());
+  return config;
+}
 
 TEST_CASE("token expiry times") {
   CHECK(ParseRfc3339("2026-12-01T10:00:00Z") == 1796119200);
@@ -104,8 +141,15 @@ TEST_CASE("joins once, then reports unchanged; the token never appears in output
   CHECK(ReadText(node.Path("kubeadm.log")).find("join --config") != std::string::npos);
   CHECK(node.rendered().find("0123456789abcdef\"") == std::string::npos);
   CHECK(node.rendered().find(kToken) == std::string::npos);
-  CHECK(node.rendered().find("unsafeSkipCAVerification") != std::string::npos);
+  const json discovery = JoinedConfig(r)["discovery"]["bootstrapToken"];
+  CHECK(discovery["unsafeSkipCAVerification"].is_boolean());
+  CHECK(discovery["unsafeSkipCAVerification"] == false);
+  CHECK(discovery["caCertHashes"] == json{node.hash()});
   CHECK(std::filesystem::is_empty(node.Path("tmp")));  // The config with the token is gone.
+  // kubelet.conf carries the cluster CA discovery verified against the pin.
+  std::optional<std::string> ca = KubeconfigCa(ReadText(node.Path("etc/kubernetes/kubelet.conf")));
+  REQUIRE(ca.has_value());
+  CHECK(CaCertHash(*ca).value_or("") == node.hash());
 
   ansible::Result again = node.Join({{"node_name", "k8spps2"}});
   CHECK_FALSE(again.failed);
@@ -148,7 +192,7 @@ TEST_CASE("same endpoint but another CA is an error; the pinned CA is already jo
       60s);
   REQUIRE(gen.ok());
   REQUIRE_MESSAGE(gen->exit_code == 0, gen->out);
-  ansible::Result other = node.Join(json::object());  // Pins sha256:aaaa...
+  ansible::Result other = node.Join(json::object());  // Pins the fake cluster's CA.
   CHECK(other.failed);
   CHECK(other.msg.find("this node is joined to 10.123.0.11:6443 but its CA") == 0);
   ansible::Result same = node.Join({{"ca_cert_pem", ReadText(node.Path("ca.crt"))}});
@@ -158,24 +202,81 @@ TEST_CASE("same endpoint but another CA is an error; the pinned CA is already jo
 
 TEST_CASE("every failure class gives its one-line message") {
   struct Case {
+    std::string name;
+    json args;
     const char* mode;
     const char* cls;
     const char* msg_start;
   };
   for (const Case& c :
-       {Case{"expired", "token_invalid", "the bootstrap token was rejected"},
-        Case{"hash", "ca_mismatch", "the cluster CA at 10.123.0.11:6443 does not match"},
-        Case{"unreachable", "unreachable", "the API server 10.123.0.11:6443 is unreachable"},
-        Case{"preflight", "preflight", "kubeadm preflight checks failed: Swap, Port-10250"}}) {
-    CAPTURE(c.mode);
+       {Case{"token never issued",
+             {{"token", "zzzzzz.0123456789abcdef"}, {"discovery_timeout", 1}},
+             "success",
+             "token_invalid",
+             "the bootstrap token was rejected by 10.123.0.11:6443"},
+        Case{"wrong pin",
+             {{"ca_cert_hashes", json{kOtherHash}}},
+             "success",
+             "ca_mismatch",
+             "the cluster CA at 10.123.0.11:6443 does not match"},
+        Case{"no API server there",
+             {{"api_server_endpoint", "10.123.0.99:6443"}},
+             "success",
+             "unreachable",
+             "the API server 10.123.0.99:6443 is unreachable from this node: error execution "
+             "phase preflight: couldn't validate the identity of the API Server: Get "},
+        Case{"refused", json::object(), "unreachable", "unreachable",
+             "the API server 10.123.0.11:6443 is unreachable"},
+        Case{"preflight", json::object(), "preflight", "preflight",
+             "kubeadm preflight checks failed: Swap, Port-10250"}}) {
+    CAPTURE(c.name);
     Node node;
     node.Mode(c.mode);
-    ansible::Result r = node.Join({{"reset_on_failure", false}});
+    json args = c.args;
+    args["reset_on_failure"] = false;
+    ansible::Result r = node.Join(args);
     CHECK(r.failed);
     CHECK(r.extra["failure_class"] == c.cls);
-    CHECK(r.msg.find(c.msg_start) == 0);
+    CHECK_MESSAGE(r.msg.find(c.msg_start) == 0, r.msg);
     CHECK(node.rendered().find(kToken) == std::string::npos);
+    CHECK_FALSE(Exists(node.Path("etc/kubernetes/kubelet.conf")));
   }
+}
+
+TEST_CASE("discovery checks the pin against the cluster CA and the token against issued ones") {
+  Node node;
+  // A wrong pin: kubeadm names the key it found, the module says ca_mismatch.
+  ansible::Result wrong_pin =
+      node.Join({{"ca_cert_hashes", json{kOtherHash}}, {"reset_on_failure", false}});
+  CHECK(wrong_pin.extra["failure_class"] == "ca_mismatch");
+  CHECK(ReadText(node.Path("kubeadm.log"))
+            .find("cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "
+                  "\"" +
+                  node.hash() + "\" are pinned") != std::string::npos);
+  // Check mode runs discovery too (kubeadm's preflight phase does).
+  ansible::Result checked = node.Join({{"ca_cert_hashes", json{kOtherHash}}}, /*check=*/true);
+  CHECK(checked.failed);
+  CHECK(checked.extra["failure_class"] == "ca_mismatch");
+  // The right pin among others joins.
+  ansible::Result two_pins = node.Join({{"ca_cert_hashes", json{kOtherHash, node.hash()}}});
+  CHECK_MESSAGE(!two_pins.failed, two_pins.msg);
+  CHECK(two_pins.changed);
+}
+
+TEST_CASE("a known token ID with another secret, and tokens issued later") {
+  Node node;
+  ansible::Result forged =
+      node.Join({{"token", "abcdef.0123456789abcdee"}, {"reset_on_failure", false}});
+  CHECK(forged.failed);
+  CHECK_MESSAGE(forged.msg.find("failed to verify JWS signature of received cluster info object, "
+                                "can't trust this API Server") != std::string::npos,
+                forged.msg);
+  CHECK_FALSE(Exists(node.Path("etc/kubernetes/kubelet.conf")));
+  // What kubeadm token create adds to the control plane's list.
+  node.Tokens(std::string(kToken) + " 0\nghijkl.0123456789abcdef 0\n");
+  ansible::Result later = node.Join({{"token", "ghijkl.0123456789abcdef"}});
+  CHECK_MESSAGE(!later.failed, later.msg);
+  CHECK(later.changed);
 }
 
 TEST_CASE("an expired token is refused before kubeadm runs; a hang is cut at the timeout") {
@@ -197,7 +298,9 @@ TEST_CASE("an expired token is refused before kubeadm runs; a hang is cut at the
 
 TEST_CASE("an expired token the node cannot know about fails within the discovery timeout") {
   Node node;
-  node.Mode("expired-slow");
+  // Issued, but expired on the control plane: kubeadm retries discovery until
+  // its timeout, then gives up.
+  node.Tokens(std::string(kToken) + " 1700000000\n");
   auto start = std::chrono::steady_clock::now();
   ansible::Result r = node.Join({{"discovery_timeout", 2}, {"reset_on_failure", false}});
   auto took = std::chrono::steady_clock::now() - start;
@@ -207,7 +310,9 @@ TEST_CASE("an expired token the node cannot know about fails within the discover
                    "mistyped); create a new one") == 0);
   CHECK(took >= 2s);
   CHECK(took < 15s);
-  CHECK(ReadText(node.Path("kubeadm.log")).find("join --config") != std::string::npos);
+  CHECK(ReadText(node.Path("kubeadm.log"))
+            .find("could not find a JWS signature in the cluster-info ConfigMap for token ID "
+                  "\"abcdef\"") != std::string::npos);
 }
 
 TEST_CASE("a partial join is reset and retried once") {
