@@ -366,8 +366,8 @@ check "the apply got past the clone (configure/start failed)" output_has "Config
 failed=$(state_ids)
 made=$(vms_named applyfail)
 echo "# after the failed apply: state [$failed], pvesim [$made]"
-check "the VM made is in the state, tainted" test "$failed" = "${made% } (tainted)"
-check "pvesim holds one VM of that name (no orphan)" test "$(wc -w <<<"$made")" = 1
+check "the VM made is in the state, tainted (no orphan)" test "$failed" = "${made% } (tainted)"
+check "pvesim holds only that one VM of the name" test "$(wc -w <<<"$made")" = 1
 kill "$PVESIM_PID"
 wait "$PVESIM_PID" 2>/dev/null || true
 pvesim_start "$PVESIM" applyfail # the same data, starts allowed again
