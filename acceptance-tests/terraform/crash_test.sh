@@ -54,6 +54,9 @@ os.execvp(sys.argv[1], sys.argv[1:])' terraform "$@" -no-color -input=false \
 # no_provider_left: no provider process outlives a killed terraform (go-plugin
 # servers exit when their parent dies): none runs from this test's binaries.
 no_provider_left() {
+  local pids
+  pids=$(provider_pids "$TEST_ROOT")
+  echo "# provider processes still there at the check: $(echo ${pids:-none})"
   wait_no_provider "$TEST_ROOT" 20
 }
 
