@@ -52,9 +52,12 @@ os.execvp(sys.argv[1], sys.argv[1:])' terraform "$@" -no-color -input=false \
 }
 
 # no_provider_left: no provider process outlives a killed terraform (go-plugin
-# servers exit when their parent dies).
+# servers exit when their parent dies): none runs from this test's binaries.
 no_provider_left() {
-  wait_no_process "$TEST_ROOT/.*terraform-provider-proxmox" 20
+  local pids
+  pids=$(provider_pids "$TEST_ROOT")
+  echo "# provider processes still there at the check: $(echo ${pids:-none})"
+  wait_no_provider "$TEST_ROOT" 20
 }
 
 # converged: state and pvesim agree for this scenario's VMs.

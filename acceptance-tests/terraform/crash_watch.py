@@ -1,12 +1,14 @@
 """Watches pvesim until an apply reaches a phase, then signals a process.
 
-Usage: crash_watch.py URL TOKEN PREFIX PHASE TARGET TERRAFORM_PID SIGNAL SEED
+Usage: crash_watch.py URL TOKEN PREFIX PHASE TARGET TERRAFORM_PID SIGNAL SEED [DEADLINE_S]
 PHASE is clone, configure, start, ipwait or delete; TARGET is "terraform"
 (signal TERRAFORM_PID, or its process group with SIGINT) or "provider" (the
 terraform-provider-proxmox child of TERRAFORM_PID). The seed picks how many
 more observations of the phase to let pass first, so the kill lands at a
 different point each seed. Prints what it did; exits 1 if the phase was never
-seen before terraform ended (the test then fails).
+seen before terraform ended, and 2 if neither happened within DEADLINE_S
+(default 240) seconds: then it kills terraform's process group, so that the
+test fails instead of waiting for a hung apply.
 """
 import json
 import os
@@ -14,10 +16,14 @@ import random
 import signal
 import ssl
 import sys
+import time
 import urllib.request
 
 url, token, prefix, phase, target, tf_pid, sig, seed = sys.argv[1:9]
+deadline_s = float(sys.argv[9]) if len(sys.argv) > 9 else 240.0
 tf_pid = int(tf_pid)
+# Short enough to catch a 0.1 s phase, long enough not to flood pvesim.
+PAUSE_S = 0.02
 sig = getattr(signal, sig)
 rng = random.Random(f"{seed}-{phase}-{target}")
 ctx = ssl.create_default_context()
@@ -78,7 +84,13 @@ def reached():
 
 extra = rng.randint(0, 2)
 seen = 0
+deadline = time.monotonic() + deadline_s
 while alive(tf_pid):
+    if time.monotonic() > deadline:
+        print(f"deadline: phase {phase} not seen {extra + 1} time(s) within {deadline_s:g} s"
+              f" (seen {seen}); killing terraform (pid {tf_pid}) and its group", file=sys.stderr)
+        os.killpg(os.getpgid(tf_pid), signal.SIGKILL)
+        sys.exit(2)
     try:
         hit = reached()
     except OSError:
@@ -88,6 +100,7 @@ while alive(tf_pid):
         if seen > extra:
             victim = tf_pid if target == "terraform" else provider_pid()
             if victim is None:
+                time.sleep(PAUSE_S)
                 continue
             if sig == signal.SIGINT:
                 os.killpg(os.getpgid(victim), sig)  # Ctrl-C reaches the whole group
@@ -96,5 +109,6 @@ while alive(tf_pid):
             print(f"sent {sig.name} to {target} (pid {victim}) during {phase}"
                   f" after {seen} observation(s)")
             sys.exit(0)
+    time.sleep(PAUSE_S)
 print(f"terraform ended before phase {phase} was seen", file=sys.stderr)
 sys.exit(1)

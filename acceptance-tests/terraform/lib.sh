@@ -80,6 +80,21 @@ check() {
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND, 0.1 s apart, until it
+# succeeds; fails naming WHAT when SECONDS pass first.
+wait_until() {
+  local secs=$1 what=$2
+  local until=$((SECONDS + secs))
+  shift 2
+  until "$@"; do
+    if ((SECONDS >= until)); then
+      echo "# gave up after $secs s waiting for: $what" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
 # expect_exit CODE DESCRIPTION COMMAND...: passes when the command exits CODE.
 expect_exit() {
   local want=$1 what=$2
@@ -118,25 +133,47 @@ ${4:-}
 CFG
 }
 
-# wait_no_process PATTERN SECONDS: every process whose command line matches
-# PATTERN is gone within SECONDS, waited for on pidfds (no polling).
-wait_no_process() {
-  python3 - "$1" "$2" <<'PY'
-import os, select, subprocess, sys, time
-pids = subprocess.run(["pgrep", "-f", sys.argv[1]], capture_output=True, text=True).stdout.split()
-pids = [p for p in pids if int(p) != os.getpid()]  # this script's own command line matches
-deadline = time.monotonic() + float(sys.argv[2])
-for pid in pids:
+# provider_pids ROOT: the pids of running provider processes started from a
+# binary under ROOT. Terraform starts providers by a relative
+# .terraform/providers/... path (a link into the mirror), so their command
+# lines never name ROOT: match what /proc/PID/exe resolves to instead.
+provider_pids() {
+  local exe pid
+  for exe in /proc/[0-9]*/exe; do
+    pid=${exe#/proc/}
+    pid=${pid%/exe}
+    exe=$(readlink "$exe" 2>/dev/null) || continue
+    exe=${exe% (deleted)}
+    [[ $exe == "$1"/* && ${exe##*/} == terraform-provider-proxmox* ]] && echo "$pid"
+  done
+  return 0
+}
+
+# wait_no_provider ROOT SECONDS: every provider process of provider_pids ROOT
+# is gone within SECONDS, waited for on pidfds (no polling). Names the
+# survivors and their command lines when not.
+wait_no_provider() {
+  python3 - "$2" $(provider_pids "$1") <<'PY'
+import os, select, sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+left = []
+for pid in map(int, sys.argv[2:]):
     try:
-        fd = os.pidfd_open(int(pid))
+        fd = os.pidfd_open(pid)
     except ProcessLookupError:
         continue
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    left = max(0.0, deadline - time.monotonic())
-    if not poller.poll(int(left * 1000)):
-        sys.exit(f"process {pid} still runs")
+    if not poller.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = "?"
+        left.append(f"{pid} ({cmd})")
     os.close(fd)
+if left:
+    sys.exit("provider process(es) still running after %s s: %s" % (sys.argv[1], ", ".join(left)))
 PY
 }
 

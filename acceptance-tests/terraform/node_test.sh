@@ -73,12 +73,32 @@ vm_config() {  # vm_config NODE VMID KEY -> value from pvesim
   pve GET "/nodes/$1/qemu/$2/config" | python3 -c "import json,sys; print(json.load(sys.stdin)['data'].get('$3',''))"
 }
 
+vms_named() {  # vms_named NAME: "node/vmid" of every VM pvesim holds with NAME, sorted
+  local node
+  for node in pve1 pve2 pve3; do
+    pve GET "/nodes/$node/qemu" | python3 -c "import json,sys
+for v in json.load(sys.stdin)['data']:
+    if v.get('name') == sys.argv[1]: print(sys.argv[2] + '/' + str(v['vmid']))" "$1" "$node"
+  done | sort | tr '\n' ' '
+}
+
+state_ids() {  # state_ids: "id" of every resource in the state, sorted, and "tainted" marks
+  terraform show -json | python3 -c "import json,sys
+r = json.load(sys.stdin).get('values', {}).get('root_module', {}).get('resources', [])
+print(' '.join(sorted(x['values']['id'] + (' (tainted)' if x.get('tainted') else '') for x in r)))"
+}
+
 vm_count() {  # number of non-template VMs in pvesim
   local n=0 node
   for node in pve1 pve2 pve3; do
     n=$((n + $(pve GET "/nodes/$node/qemu" | python3 -c "import json,sys; print(sum(1 for v in json.load(sys.stdin)['data'] if not v.get('template')))")))
   done
   echo "$n"
+}
+
+# pve_has PATH TEXT: a GET of PATH answers with TEXT in it.
+pve_has() {
+  [[ $(pve GET "$1") == *"$2"* ]]
 }
 
 pvesim_start "$PVESIM" main
@@ -156,13 +176,11 @@ expect_exit 0 "plan after correction is empty" tf plan -detailed-exitcode
 # A VM deleted out of band is re-created.
 vmid3=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])[2].split('/')[1])" "$ids")
 pve POST "/nodes/pve3/qemu/$vmid3/status/stop" >/dev/null
-for ((i = 0; i < 100; i++)); do
-  [[ $(pve GET "/nodes/pve3/qemu/$vmid3/status/current") == *'"stopped"'* ]] && break
-done
+check "VM $vmid3 stops out of band" \
+  wait_until 30 "VM $vmid3 stopped" pve_has "/nodes/pve3/qemu/$vmid3/status/current" '"stopped"'
 pve DELETE "/nodes/pve3/qemu/$vmid3" >/dev/null
-for ((i = 0; i < 100; i++)); do
-  [[ $(pve GET "/nodes/pve3/qemu/$vmid3/config") == *"does not exist"* ]] && break
-done
+check "VM $vmid3 is deleted out of band" \
+  wait_until 30 "VM $vmid3 gone" pve_has "/nodes/pve3/qemu/$vmid3/config" "does not exist"
 expect_exit 2 "a deleted VM is planned for creation" tf plan -detailed-exitcode
 check "re-create is one add" output_has "Plan: 1 to add, 0 to change, 0 to destroy."
 expect_exit 0 "apply re-creates it" tf apply -auto-approve
@@ -229,13 +247,39 @@ resource "proxmox_k8s_node" "fixed" {
 }
 CFG
 }
+# disk_of VMID: VM VMID's boot disk on pve2 as pvesim reports it.
+disk_of() {
+  vm_config pve2 "$1" scsi0
+}
+# destroyed_777: how many qmdestroy tasks of VM 777 pve2 has run.
+destroyed_777() {
+  pve GET "/nodes/pve2/tasks?vmid=777&typefilter=qmdestroy&limit=1000" |
+    python3 -c "import json,sys; print(len(json.load(sys.stdin)['data']))"
+}
+# The template's own base volume on pve2, which a linked clone must reference.
+tmpl_id=$(pve GET /nodes/pve2/qemu | python3 -c "import json,sys
+print([v['vmid'] for v in json.load(sys.stdin)['data'] if v.get('name') == 'ubuntu-2204-template'][0])")
+base=$(disk_of "$tmpl_id")
+base=${base%%,*}
 fixed_vmid true >main.tf
 expect_exit 0 "init (fixed vmid)" tf init
 expect_exit 0 "apply a node with vmid 777" tf apply -auto-approve
+full_disk=$(disk_of 777)
+echo "# template $tmpl_id base volume $base; full clone 777 disk $full_disk"
+check "the first VM 777 is a full clone (its disk is its own)" \
+  bash -c "[[ '$full_disk' == local-lvm:vm-777-disk-* ]]"
+destroyed_before=$(destroyed_777)
 fixed_vmid false >main.tf
 expect_exit 0 "replacing it keeps vmid 777" tf apply -auto-approve
-check "the replacement was a linked clone with the same id" \
-  bash -c "terraform show -json | grep -q '\"vmid\":777'"
+check "terraform replaced it (full_clone forces replacement)" \
+  output_has "proxmox_k8s_node.fixed must be replaced"
+check "one destroyed, one created" output_has "Resources: 1 added, 0 changed, 1 destroyed."
+check "pvesim destroyed the old VM 777" test "$(destroyed_777)" = $((destroyed_before + 1))
+linked_disk=$(disk_of 777)
+echo "# replacement 777 disk $linked_disk"
+check "the replacement is a linked clone of the template's base volume" \
+  bash -c "[[ '$linked_disk' == '$base'/vm-777-disk-* ]]"
+check "and it has vmid 777 in the state" test "$(state_ids)" = "pve2/777"
 expect_exit 0 "then the plan is empty" tf plan -detailed-exitcode
 expect_exit 0 "destroy (fixed vmid)" tf destroy -auto-approve
 
@@ -259,12 +303,12 @@ bad_node no-such-template dhcp >main.tf
 expect_exit 0 "init (bad inputs)" tf init
 expect_exit 1 "an unknown template fails" tf apply -auto-approve
 check "the error names the template" output_has 'no template "no-such-template"'
-check "a failed create leaves nothing behind" test "$(vm_count)" = 3
+check "an unknown template is refused at plan: no create starts" bash -c "! grep -qF Creating... $TEST_ROOT/last.out"
 bad_node ubuntu-2204-template dhcp >main.tf
 sed -i 's/  network {}/  network {}\n  disk {\n    size = "1G"\n  }/' main.tf
 expect_exit 1 "a disk smaller than the template's is refused" tf apply -auto-approve
 check "the error names the template's size" output_has "smaller than the disk of template"
-check "nothing is made for a too-small disk" test "$(vm_count)" = 3
+check "a too-small disk is refused at plan: no create starts" bash -c "! grep -qF Creating... $TEST_ROOT/last.out"
 bad_node ubuntu-2204-template dhcp >main.tf
 sed -i 's/  network {}/  network {}\n  vmid_range = [900, 100]/' main.tf
 expect_exit 1 "an inverted vmid_range fails validation" tf validate
@@ -291,6 +335,51 @@ PVE_TOKEN_FLAGS=,privsep=1 pvesim_start "$PVESIM" readonly --acl "/:PVEAuditor:$
 bad_node ubuntu-2204-template dhcp >main.tf
 expect_exit 1 "a token without VM.Clone fails" tf apply -auto-approve
 check "the error names the missing privilege" output_has "VM.Clone"
+kill "$PVESIM_PID"
+wait "$PVESIM_PID" 2>/dev/null || true
+
+# --- a create that fails after the clone: tainted in the state, no orphan ------------
+# pvesim refuses every start: the clone and its configuration succeed, the
+# apply fails, and the VM made so far must be in the state (tainted), not
+# left in Proxmox unknown to Terraform.
+applyfail_node() {
+  provider_block
+  cat <<CFG
+resource "proxmox_k8s_node" "f" {
+  name        = "applyfail"
+  target_node = "pve1"
+  template    = "ubuntu-2204-template"
+  network {}
+  ip {
+    address = "10.41.0.7/16"
+  }
+}
+CFG
+}
+pvesim_start "$PVESIM" applyfail --fault 'http-500:POST:/status/start:1:start refused by the test'
+cd "$(new_workdir applyfail)"
+applyfail_node >main.tf
+expect_exit 0 "init (apply-stage failure)" tf init
+expect_exit 1 "an apply whose VM cannot start fails" tf apply -auto-approve
+check "the error names the refused start" output_has "start refused by the test"
+check "the apply got past the clone (configure/start failed)" output_has "Configuring VM"
+failed=$(state_ids)
+made=$(vms_named applyfail)
+echo "# after the failed apply: state [$failed], pvesim [$made]"
+check "the VM made is in the state, tainted (no orphan)" test "$failed" = "${made% } (tainted)"
+check "pvesim holds only that one VM of the name" test "$(wc -w <<<"$made")" = 1
+kill "$PVESIM_PID"
+wait "$PVESIM_PID" 2>/dev/null || true
+pvesim_start "$PVESIM" applyfail # the same data, starts allowed again
+applyfail_node >main.tf
+expect_exit 0 "the next apply converges" tf apply -auto-approve
+check "it replaced the tainted VM" output_has "Resources: 1 added, 0 changed, 1 destroyed."
+now=$(vms_named applyfail)
+echo "# after the next apply: state [$(state_ids)], pvesim [$now]"
+check "exactly one VM of that name, the one in the state" test "$(state_ids)" = "${now% }"
+expect_exit 0 "then the plan is empty" tf plan -detailed-exitcode
+expect_exit 0 "destroy (apply-stage failure)" tf destroy -auto-approve
+check "no VM of that name is left" test -z "$(vms_named applyfail)"
 kill "$PVESIM_PID"
 wait "$PVESIM_PID" 2>/dev/null || true
 PVE_URL=$main_url PVE_FP=$main_fp

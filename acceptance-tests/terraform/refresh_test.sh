@@ -10,7 +10,6 @@ PVESIM=$(realpath "$2")
 NODES=3
 
 pvesim_start "$PVESIM" agents --seed 11
-DATA=$PVE_DATA
 cd "$(new_workdir refresh)"
 config() {
   provider_block
@@ -28,9 +27,24 @@ echo "# addresses: $before"
 check "every node has a DHCP address" test "$(grep -o '10\.' <<<"$before" | wc -l)" = "$NODES"
 
 # Every agent now hangs for a minute, as frozen guests make Proxmox wait.
+# sim_ids, state_ids FILE: "node/vmid" of every non-template VM pvesim holds,
+# and of every node in a state dump, sorted.
+sim_ids() {
+  local node
+  for node in pve1 pve2 pve3; do
+    pve GET "/nodes/$node/qemu" | python3 -c 'import json,sys
+for v in json.load(sys.stdin)["data"]:
+    if not v.get("template"): print(sys.argv[1] + "/" + str(v["vmid"]))' "$node"
+  done | sort | tr '\n' ' '
+}
+state_ids() { python3 -c 'import json,sys
+r=json.load(open(sys.argv[1]))["values"]["root_module"]["resources"]
+print(" ".join(sorted(x["values"]["id"] for x in r)), end=" ")' "$1"; }
 pvesim_stop_all
 pvesim_start "$PVESIM" agents --seed 11 --fault latency:60s:1:/agent/
-check "the simulator kept its data" test "$PVE_DATA" = "$DATA"
+restarted=$(sim_ids)
+echo "# the restarted simulator holds: $restarted"
+check "the restarted simulator holds the VMs of the state" test "$restarted" = "$(state_ids before.json)"
 config >main.tf
 started=$SECONDS
 expect_exit 0 "refresh-only plan with hanging agents" tf plan -refresh-only -out=r1.plan
