@@ -182,6 +182,9 @@ Classified ClassifyFailure(std::string_view output) {
   if (!c.preflight_checks.empty()) {
     c.cls = FailureClass::kPreflight;
   } else if (Contains(low, "could not find a jws signature") ||
+             // A known token id with the wrong secret: the signature made with
+             // the given secret does not verify.
+             Contains(low, "failed to verify jws signature") ||
              (Contains(low, "token") && (Contains(low, "expired") || Contains(low, "invalid")))) {
     c.cls = FailureClass::kTokenInvalid;
   } else if (Contains(low, "are pinned") || Contains(low, "ca hash") ||

@@ -133,6 +133,9 @@ TEST_CASE("failure classification from kubeadm's texts") {
   CHECK(ClassifyFailure("could not find a JWS signature in the cluster-info ConfigMap").cls ==
         FailureClass::kTokenInvalid);
   CHECK(ClassifyFailure("the token has expired").cls == FailureClass::kTokenInvalid);
+  CHECK(ClassifyFailure("failed to verify JWS signature of received cluster info object, can't "
+                        "trust this API Server")
+            .cls == FailureClass::kTokenInvalid);
   CHECK(ClassifyFailure("none of the public keys \"sha256:ab\" are pinned").cls ==
         FailureClass::kCaMismatch);
   CHECK(ClassifyFailure("dial tcp 1.2.3.4:6443: connect: no route to host").cls ==
