@@ -20,6 +20,12 @@ plan:   `terraform plan` of N existing proxmox_k8s_node (pvesim fast profile)
 create: `terraform apply` of N nodes at parallelism 10 (pvesim realistic
         profile) against the ideal ceil(N/10) x one node's time, measured in
         the same run. Goal: 10 nodes within 1.5x one node (issue 4).
+
+Goals are figures only. Correctness is the exit status (1, each problem
+printed as "CORRECTNESS: ..."): every apply makes N distinct vmids and exactly
+those VMs in pvesim (no duplicate, no orphan, also with injected faults), every
+plan after an apply shows no change (no drift), and every destroy leaves
+pvesim's VMs as they were before the apply (nothing leaked).
 """
 import argparse
 import json
@@ -38,6 +44,16 @@ VERSION = "0.1.0"
 TOKEN_ID = "terraform@pam!bench"
 TOKEN_SECRET = "6f1c2f0e-2b6c-4a77-9d0e-5b3c2a1f0e9d"
 
+# Correctness problems found in this run; any makes the exit status 1.
+PROBLEMS = []
+
+
+def check(ok, what):
+    if not ok:
+        PROBLEMS.append(what)
+        print(f"CORRECTNESS: {what}")
+    return ok
+
 
 class Pvesim:
     """One pvesim process; `data` reuses a data directory (a restart keeps every VM)."""
@@ -54,6 +70,11 @@ class Pvesim:
             raise RuntimeError(f"pvesim exited with {self.proc.returncode} before it was ready")
         ready = json.loads(line)
         self.url, self.fp = ready["url"], ready["fingerprint_sha256"]
+
+    def vm_ids(self):
+        """The VMs pvesim holds: it keeps one file per VM in its data directory."""
+        vms = os.path.join(self.data, "vms")
+        return sorted(int(f[:-5]) for f in os.listdir(vms) if f.endswith(".json"))
 
     def stop(self):
         # SIGTERM to this process only (its PID); it finishes the current requests.
@@ -215,7 +236,7 @@ class Terraform:
         cpu = children_cpu() - cpu0
         if r.returncode not in (0, 2):
             raise RuntimeError(f"terraform {' '.join(args)} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
-        sample = Sample(wall=dt, cpu=cpu)
+        sample = Sample(wall=dt, cpu=cpu, rc=r.returncode)
         if wrapped:
             # Per provider process, the children's line of `times`:
             # "XmY.YYYs XmY.YYYs" (user, system).
@@ -226,6 +247,35 @@ class Terraform:
             sample["provider_cpu"] = sum(_seconds(u) + _seconds(s) for u, s in procs)
             sample["provider_procs"] = len(procs)
         return sample
+
+
+def node_vmids(tf, d):
+    """vmid of every proxmox_k8s_node in the working directory's state."""
+    r = subprocess.run(["terraform", "show", "-json", "-no-color"], cwd=d, env=tf.env,
+                       capture_output=True, text=True, check=True)
+    values = json.loads(r.stdout).get("values") or {}
+    return [x["values"]["vmid"] for x in values.get("root_module", {}).get("resources", [])
+            if x["type"] == "proxmox_k8s_node"]
+
+
+def check_created(tf, d, sim, before, n, what):
+    """After an apply of n nodes: n distinct vmids, and pvesim holds exactly
+    the VMs it held before plus those (no duplicate, no orphan)."""
+    ids = node_vmids(tf, d)
+    check(len(ids) == n and len(set(ids)) == n,
+          f"{what}: state has vmids {sorted(ids)} for {n} nodes (duplicates or missing)")
+    extra = sorted(set(sim.vm_ids()) - set(before))
+    check(extra == sorted(ids), f"{what}: pvesim has new VMs {extra}, state has {sorted(ids)}")
+
+
+def check_destroyed(sim, before, what):
+    left = sorted(set(sim.vm_ids()) - set(before))
+    check(not left, f"{what}: destroy left VMs {left} in pvesim")
+
+
+def check_no_drift(sample, what):
+    # Plans run with -detailed-exitcode: 2 means the plan has changes.
+    check(sample["rc"] == 0, f"{what}: plan after apply shows changes (exit {sample['rc']})")
 
 
 def _seconds(times_field):
@@ -262,6 +312,7 @@ def plan_scaling(tf, pvesim, root, n, args):
     through the CPU wrapper (provider share)."""
     sim = Pvesim(pvesim, root, "fast")
     try:
+        before = sim.vm_ids()
         dirs = {"nodes": tf.workdir(f"plan-{n}", nodes_config(sim, n)),
                 "floor": tf.workdir(f"floor-{n}", floor_config(n)),
                 "cluster": tf.workdir(f"cluster-{n}", cluster_config(n))}
@@ -270,17 +321,20 @@ def plan_scaling(tf, pvesim, root, n, args):
                    "floor": tf.run(dirs["floor"], "apply", "-auto-approve", "-parallelism=10"),
                    "cluster": tf.run(dirs["cluster"], "apply", "-auto-approve",
                                      "-parallelism=10", wrapped=True)}
+        check_created(tf, dirs["nodes"], sim, before, n, f"plan {n}: apply")
         runs = {"nodes": [], "nodes_wrapped": [], "floor": [], "cluster": [],
                 "cluster_wrapped": []}
         for _ in range(args.repeat):
             order = list(runs)
             random.shuffle(order)
             for k in order:
-                runs[k].append(tf.run(dirs[k.split("_")[0]], "plan",
+                runs[k].append(tf.run(dirs[k.split("_")[0]], "plan", "-detailed-exitcode",
                                       wrapped=k.endswith("_wrapped")))
+                check_no_drift(runs[k][-1], f"plan {n}: {k}")
         if args.perf:
             perf_plan(tf, dirs["nodes"], n, args.perf)
         tf.run(dirs["nodes"], "destroy", "-auto-approve", "-parallelism=10")
+        check_destroyed(sim, before, f"plan {n}")
     finally:
         sim.stop()
     plan = {k: summarise(v) for k, v in runs.items()}
@@ -380,10 +434,15 @@ def main():
                 for r in range(args.repeat if n == 1 else 1):
                     sim = Pvesim(pvesim, root, "realistic", extra)
                     try:
+                        what = f"create {n}{label} #{r}"
+                        before = sim.vm_ids()
                         d = tf.workdir(f"create-{n}-{r}{'-faults' if extra else ''}",
                                        nodes_config(sim, n))
                         times.append(tf.run(d, "apply", "-auto-approve", "-parallelism=10")["wall"])
+                        check_created(tf, d, sim, before, n, what)
+                        check_no_drift(tf.run(d, "plan", "-detailed-exitcode"), what)
                         tf.run(d, "destroy", "-auto-approve", "-parallelism=10")
+                        check_destroyed(sim, before, what)
                     finally:
                         sim.stop()
                 t = med(times)
@@ -398,10 +457,13 @@ def main():
                 row(f"create {n} at parallelism 10{label}", t, ideal, ratio, goal)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    results["problems"] = PROBLEMS
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    return 0
+    print(f"correctness: {'ok' if not PROBLEMS else f'{len(PROBLEMS)} problem(s)'}"
+          " (no duplicate, no orphan, no drift, nothing leaked)")
+    return 1 if PROBLEMS else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 
 Baseline, measured in the same run: `terraform version` (the CLI's own start-up
 cost). Prints a table and, with --json FILE, writes machine-readable results.
+Goals are figures only. Correctness is the exit status (1, each problem printed
+as "CORRECTNESS: ..."): every start answers the go-plugin handshake with
+protocol 6, the quickstart's plan, apply and second plan succeed, that second
+plan shows no change (no drift), and the provider serving them is still
+running afterwards.
 
   bench/provider_process.py BUILD_DIR [--runs N] [--json FILE]
 """
@@ -18,6 +23,16 @@ import time
 
 COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 
+# Correctness problems found in this run; any makes the exit status 1.
+PROBLEMS = []
+
+
+def check(ok, what):
+    if not ok:
+        PROBLEMS.append(what)
+        print(f"CORRECTNESS: {what}")
+    return ok
+
 
 def handshake_ms(binary, tls):
     env = {"TF_PLUGIN_MAGIC_COOKIE": COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5,6",
@@ -28,7 +43,7 @@ def handshake_ms(binary, tls):
     p = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     line = p.stdout.readline()
     dt = (time.perf_counter() - t0) * 1000
-    assert line.startswith(b"1|6|"), line
+    check(line.startswith(b"1|6|"), f"handshake line {line[:80]!r} is not protocol 6 (1|6|...)")
     with open(f"/proc/{p.pid}/status") as f:
         rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS")][0]
     p.terminate()
@@ -61,9 +76,16 @@ def serving_peak_rss_mib(binary, root):
         open(os.path.join(work, "cli.tfrc"), "w").close()
         env = dict(os.environ, TF_REATTACH_PROVIDERS=reattach, CHECKPOINT_DISABLE="1",
                    TF_CLI_CONFIG_FILE=os.path.join(work, "cli.tfrc"))
-        for cmd in (["plan"], ["apply", "-auto-approve"], ["plan"]):
-            subprocess.run(["terraform", *cmd, "-input=false", "-no-color"], cwd=work, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        # -detailed-exitcode: the last plan, after the apply, must find nothing
+        # to change (exit 0, not 2).
+        for cmd, want in ((["plan"], 0), (["apply", "-auto-approve"], 0),
+                          (["plan", "-detailed-exitcode"], 0)):
+            r = subprocess.run(["terraform", *cmd, "-input=false", "-no-color"], cwd=work,
+                               env=env, capture_output=True, text=True)
+            check(r.returncode == want, f"terraform {' '.join(cmd)} exited {r.returncode},"
+                  f" expected {want}: {(r.stdout + r.stderr)[-1500:]}")
+        if not check(p.poll() is None, f"the provider serving plan+apply exited ({p.returncode})"):
+            return float("nan")
         with open(f"/proc/{p.pid}/status") as f:
             hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
         p.terminate()
@@ -122,10 +144,13 @@ def main():
     for g, ok in goals.items():
         print(f"goal: {g}: {'met' if ok else 'NOT met'}")
     res["goals"] = goals
+    res["problems"] = PROBLEMS
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
-    return 0
+    print(f"correctness: {'ok' if not PROBLEMS else f'{len(PROBLEMS)} problem(s)'}"
+          " (handshake, plan/apply/plan without drift, provider alive)")
+    return 1 if PROBLEMS else 0
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ switches the fault, not what it measures). The certificate stays (same data
 directory, same fingerprint); only the URL changes, so the provider block is
 rewritten on every restart. Goal: silent / answering <= 1.2 (refresh never
 waits on an agent: a DHCP address is read once per boot of the VM). Every
-refresh-only plan must show no drift and keep the applied addresses (else
-exit 1). As pvesim's SIGTERM waits for requests in flight, a silent pvesim
-that takes seconds to stop shows that a refresh asked a hanging agent.
+refresh-only plan must show no drift and keep the applied addresses, every
+DHCP node must have its lease (else exit 1). As pvesim's SIGTERM waits for
+requests in flight, a silent pvesim that takes seconds to stop shows that a
+refresh asked a hanging agent: that fails the run too. The ratios are figures.
 """
 import argparse
 import json
@@ -167,7 +168,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    return 1 if bad or len(leases) != n else 0
+    return 1 if bad or asked or len(leases) != n else 0
 
 
 if __name__ == "__main__":

@@ -99,7 +99,9 @@ TEST_CASE("pools and tags") {
 }
 
 TEST_CASE("guest agent comes up after a delay and DHCP leases") {
-  Sim s({"--timing", "agent=1.0", "--dhcp-range", "10.77.0.0/24"});
+  // The agent comes up 4 s after the start: the "not running" check right
+  // after the start task has seconds of margin, even under the sanitizers.
+  Sim s({"--timing", "agent=4.0", "--dhcp-range", "10.77.0.0/24"});
   Client& c = s.client;
   CloneOk(c, 130);
   Response r = c.Call("POST", "/nodes/pve1/qemu/130/status/start");
@@ -115,7 +117,7 @@ TEST_CASE("guest agent comes up after a delay and DHCP leases") {
         ip = a.data()["result"][1]["ip-addresses"][0]["ip-address"].get<std::string>();
         return true;
       },
-      5s));
+      20s));
   CHECK(ip.starts_with("10.77.0."));
   CHECK(c.Call("POST", "/nodes/pve1/qemu/130/agent/ping").status == 200);
   CHECK(c.Call("PUT", "/nodes/pve1/qemu/130/config", {{"delete", "agent"}}).status == 200);
@@ -124,7 +126,8 @@ TEST_CASE("guest agent comes up after a delay and DHCP leases") {
 }
 
 TEST_CASE("cluster/resources lags behind name and status") {
-  Sim s({"--timing", "resources_lag=1.0"});
+  // A 4 s lag: the first listing, right after the clone, is seconds inside it.
+  Sim s({"--timing", "resources_lag=4.0"});
   Client& c = s.client;
   CloneOk(c, 140, {{"name", "lagging"}});
   json vm;
@@ -141,7 +144,7 @@ TEST_CASE("cluster/resources lags behind name and status") {
         }
         return false;
       },
-      5s));
+      20s));
 }
 
 TEST_CASE("fault injection: lock timeouts, HTTP 500, dropped connections") {

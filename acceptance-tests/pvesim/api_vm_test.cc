@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -292,7 +293,9 @@ TEST_CASE("clone, configure, pending, digest, resize, power, agent, delete") {
 }
 
 TEST_CASE("config lock while cloning, clone errors and storage") {
-  Sim s({"--timing", "clone_base=1.5"});
+  // The clone runs 5 s; the four checks of the running clone below take
+  // milliseconds, so even a loaded sanitizer build stays far inside it.
+  Sim s({"--timing", "clone_base=5"});
   Client& c = s.client;
   Response r = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "300"}, {"full", "1"}});
   REQUIRE(r.status == 200);
@@ -338,13 +341,23 @@ TEST_CASE("config lock while cloning, clone errors and storage") {
 }
 
 TEST_CASE("lock contention fails the way Proxmox does") {
-  // Full clones hold the storage lock while copying 2252M at 0.5 s/GiB (~1.1 s);
-  // a second clone to the same storage gives up after 0.3 s.
-  Sim s({"--timing", "clone_per_gib=0.5", "--timing", "storage_lock_timeout=0.3", "--timing",
-         "start=2.0", "--timing", "vm_lock_timeout=0.3"});
+  // pvesim reserves a task's locks when its request arrives, so the outcome
+  // depends only on how far apart two requests are, never on scheduling:
+  // a full clone holds the storage lock while copying 2252M at 2 s/GiB
+  // (~4.4 s) and a second clone to the same storage gives up after 0.3 s, so
+  // the second request may come up to ~4 s later (it takes milliseconds, even
+  // under the sanitizers on 2 busy cores). Likewise a start holds the VM's
+  // flock for 5 s against a config update that waits 0.3 s. The measured gaps
+  // name the cause should a machine ever be that slow.
+  Sim s({"--timing", "clone_per_gib=2", "--timing", "storage_lock_timeout=0.3", "--timing",
+         "start=5.0", "--timing", "vm_lock_timeout=0.3"});
   Client& c = s.client;
+  auto t0 = std::chrono::steady_clock::now();
   Response a = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "310"}, {"full", "1"}});
   Response b = c.Call("POST", "/nodes/pve1/qemu/9000/clone", {{"newid", "311"}, {"full", "1"}});
+  auto gap = std::chrono::steady_clock::now() - t0;
+  REQUIRE_MESSAGE(gap < 3s, "the two clone requests took ",
+                  std::chrono::duration<double>(gap).count(), " s, beyond this test's margin");
   REQUIRE(a.status == 200);
   REQUIRE(b.status == 200);
   CHECK(
@@ -352,11 +365,15 @@ TEST_CASE("lock contention fails the way Proxmox does") {
       "clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout");
   CHECK(c.WaitTask(a.data().get<std::string>())["exitstatus"] == "OK");
   CHECK(c.Call("GET", "/nodes/pve1/qemu/311/config").status == 500);
-  // A start holds the VM's flock for 2 s; a synchronous config update waits
+  // A start holds the VM's flock for 5 s; a synchronous config update waits
   // 0.3 s for it and then answers HTTP 500.
+  t0 = std::chrono::steady_clock::now();
   Response start = c.Call("POST", "/nodes/pve1/qemu/310/status/start");
   REQUIRE(start.status == 200);
   Response put = c.Call("PUT", "/nodes/pve1/qemu/310/config", {{"cores", "4"}});
+  gap = std::chrono::steady_clock::now() - t0;
+  REQUIRE_MESSAGE(gap < 4s, "start and config update took ",
+                  std::chrono::duration<double>(gap).count(), " s, beyond this test's margin");
   CHECK(put.status == 500);
   CHECK(put.reason == "can't lock file '/var/lock/qemu-server/lock-310.conf' - got timeout");
   CHECK(c.WaitTask(start.data().get<std::string>())["exitstatus"] == "OK");
