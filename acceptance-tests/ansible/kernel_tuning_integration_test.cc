@@ -100,6 +100,21 @@ void ResetHosts() {
   REQUIRE_MESSAGE(r->exit_code == 0, r->err);
 }
 
+// The fixture brings the hosts up with TESTHOSTS_NO_PYTHON=1, so every test
+// in this file and in kubeadm_join_integration_test runs against nodes
+// without Python, which the collection promises to need.
+TEST_CASE("the test hosts have no Python interpreter") {
+  for (const std::string& h : kHosts) {
+    CAPTURE(h);
+    auto r = RunCommand({kTesthosts, "exec", kLab, h, "sh", "-c",
+                         "for p in python3 /usr/bin/python3 /usr/bin/python3.11; do "
+                         "$p -c 'print(1)' 2>/dev/null && echo \"$p runs\"; done; true"},
+                        30s);
+    REQUIRE(r.ok());
+    CHECK_MESSAGE(r->out.empty(), r->out);
+  }
+}
+
 TEST_CASE("check mode on fresh hosts reports the changes and changes nothing") {
   ResetHosts();
   std::map<std::string, std::string> before;
