@@ -13,8 +13,6 @@
 namespace pvek8s::pvesim {
 namespace {
 
-constexpr int64_t kTicketLifetime = int64_t{2} * 3600;
-
 const std::vector<std::string>& AllPrivs() {
   static const std::vector<std::string>* privs =
       new std::vector<std::string>{"Datastore.Allocate",
@@ -269,7 +267,7 @@ AuthOutcome Auth::Authenticate(const HttpRequest& request, std::string_view meth
   }
   int64_t t = std::stoll(hex, nullptr, 16);
   int64_t now = std::time(nullptr);
-  if (now - t > kTicketLifetime || t - now > 300) return AuthOutcome::kFailed;
+  if (now - t > config_.ticket_lifetime || t - now > 300) return AuthOutcome::kFailed;
   if (!config_.passwords.contains(userid)) return AuthOutcome::kFailed;
   if (method != "GET") {
     const std::string* csrf = request.Header("csrfpreventiontoken");
@@ -283,6 +281,7 @@ AuthOutcome Auth::Authenticate(const HttpRequest& request, std::string_view meth
   }
   identity->userid = userid;
   identity->tokenid.clear();
+  identity->csrf_valid = method != "GET";
   return AuthOutcome::kOk;
 }
 
@@ -293,11 +292,13 @@ std::optional<Ticket> Auth::Login(std::string_view username, std::string_view pa
   auto it = config_.passwords.find(user);
   if (it == config_.passwords.end()) return std::nullopt;
   bool ok = ConstantTimeEquals(it->second, password);
+  bool renewal = false;
   if (!ok && password.starts_with("PVE:")) {
     HttpRequest renew;
     renew.headers.emplace_back("cookie", "PVEAuthCookie=" + std::string(password));
     Identity who;
     ok = Authenticate(renew, "GET", &who) == AuthOutcome::kOk && who.userid == user;
+    renewal = ok;
   }
   if (!ok) return std::nullopt;
   std::string hex = HexTime(std::time(nullptr));
@@ -305,6 +306,8 @@ std::optional<Ticket> Auth::Login(std::string_view username, std::string_view pa
   t.username = user;
   t.ticket = "PVE:" + user + ":" + hex + "::" + Sign("PVE:" + user + ":" + hex);
   t.csrf_token = hex + ":" + Sign("CSRF:" + hex + ":" + user);
+  t.time_hex = hex;
+  t.renewal = renewal;
   return t;
 }
 

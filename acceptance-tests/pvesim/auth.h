@@ -35,6 +35,8 @@ struct AuthConfig {
   std::map<std::string, std::string> passwords;  // userid -> password
   std::vector<Token> tokens;
   std::vector<Acl> acls;
+  // Seconds a ticket is accepted after it was issued (PVE: 2 hours).
+  int64_t ticket_lifetime = int64_t{2} * 3600;
 };
 
 // "USER@REALM:PASSWORD".
@@ -51,6 +53,9 @@ Status AddAclSpec(AuthConfig* config, std::string_view spec);
 struct Identity {
   std::string userid;   // user@realm
   std::string tokenid;  // empty for ticket logins
+  // A ticket login's non-GET request carried a CSRFPreventionToken signed
+  // for this user (for the request log; such requests fail without one).
+  bool csrf_valid = false;
   bool via_token() const { return !tokenid.empty(); }
   // The UPID user field: "user@realm" or "user@realm!tokenid".
   std::string TaskUser() const { return tokenid.empty() ? userid : userid + "!" + tokenid; }
@@ -67,6 +72,8 @@ struct Ticket {
   std::string username;
   std::string ticket;
   std::string csrf_token;
+  std::string time_hex;  // when it was issued: the ticket's HEXTIME field
+  bool renewal = false;  // the password was a valid ticket
 };
 
 class Auth {

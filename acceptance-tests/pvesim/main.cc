@@ -103,6 +103,16 @@ Status SetVersion(Config* c, const std::string& v) {
   return Status::Ok();
 }
 
+Status SetTicketLifetime(Config* c, const std::string& v) {
+  char* end = nullptr;
+  long long seconds = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || seconds < 1) {
+    return InvalidArgumentError("--ticket-lifetime wants a whole number of seconds >= 1");
+  }
+  c->options.auth.ticket_lifetime = seconds;
+  return Status::Ok();
+}
+
 // The flags, in the order --help lists them. README.md documents each.
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag> kFlags = {
@@ -121,6 +131,8 @@ const std::vector<Flag>& Flags() {
        [](Config* c, const std::string& v) {
          return pvek8s::pvesim::AddUserSpec(&c->options.auth, v);
        }},
+      {"--ticket-lifetime", "SECONDS", "how long a ticket is accepted (7200, as in PVE)",
+       SetTicketLifetime},
       {"--token", "USER@REALM!ID=SECRET[,privsep=1][,expire=UNIXTIME]", "an API token; repeatable",
        [](Config* c, const std::string& v) {
          return pvek8s::pvesim::AddTokenSpec(&c->options.auth, v);
@@ -157,6 +169,11 @@ const std::vector<Flag>& Flags() {
          return Status::Ok();
        }},
       {"--pve-version", "X.Y.Z", "what /version reports (8.4.1)", SetVersion},
+      {"--log-requests", nullptr, "log every request and issued ticket to stderr (no secrets)",
+       [](Config* c, const std::string&) {
+         c->options.log_requests = true;
+         return Status::Ok();
+       }},
   };
   return kFlags;
 }

@@ -72,7 +72,10 @@ struct SimOptions {
   uint64_t seed = 0;
   bool seed_given = false;
   std::string dhcp_cidr = "10.99.0.0/16";
-  bool legacy_errors = false;   // Omit "message" from error bodies (PVE < 8.3).
+  bool legacy_errors = false;  // Omit "message" from error bodies (PVE < 8.3).
+  // One stderr line per request (method, path, status, who, CSRF) and per
+  // issued ticket, so tests can count calls; never a secret.
+  bool log_requests = false;
   std::string ssl_fingerprint;  // Reported by GET /nodes (the server certificate's).
   std::string version = "8.4.1";
   std::string release = "8.4";
@@ -169,6 +172,8 @@ class Simulator {
 
   // The request path (sim_dispatch.cc).
   HttpResponse Dispatch(const HttpRequest& request);
+  HttpResponse Respond(const HttpRequest& http, Request& r);
+  void LogRequest(const HttpRequest& http, const Request& r, const HttpResponse& resp) const;
   std::optional<HttpResponse> AuthFailure(const HttpRequest& http, Request& r);
   Result Process(Request& r);
   HttpResponse Render(const Result& result) const;

@@ -4,6 +4,7 @@
 
 #include "acceptance-tests/pvesim/sim.h"
 #include "acceptance-tests/pvesim/sim_internal.h"
+#include "provider/base/log.h"
 
 namespace pvek8s::pvesim {
 
@@ -53,6 +54,11 @@ Simulator::Result Simulator::PostTicket(Request& r) {
       r.lock->lock();
     }
     return Result::Fail(401, "authentication failure");
+  }
+  if (options_.log_requests) {
+    log::Info(
+        "ticket issued",
+        {{"user", ticket->username}, {"time", ticket->time_hex}, {"renewal", ticket->renewal}});
   }
   Identity who{ticket->username, ""};
   auto cap = [&](const std::string& path, std::string_view prefix) {

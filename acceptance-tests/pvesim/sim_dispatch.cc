@@ -198,12 +198,35 @@ std::optional<HttpResponse> CollectParams(const HttpRequest& http, Simulator::Re
 }  // namespace
 
 HttpResponse Simulator::Dispatch(const HttpRequest& http) {
+  Request r;
+  HttpResponse resp = Respond(http, r);
+  if (options_.log_requests) LogRequest(http, r, resp);
+  return resp;
+}
+
+void Simulator::LogRequest(const HttpRequest& http, const Request& r,
+                           const HttpResponse& resp) const {
+  json fields = {{"method", http.method},
+                 {"path", r.path.empty() ? http.path : r.path},
+                 {"status", resp.status}};
+  if (r.who.via_token()) {
+    fields["auth"] = "token";
+  } else if (!r.who.userid.empty()) {
+    fields["auth"] = "ticket";
+    if (http.method != "GET") fields["csrf"] = r.who.csrf_valid ? "valid" : "none";
+  } else {
+    fields["auth"] = "none";
+  }
+  if (!r.who.userid.empty()) fields["user"] = r.who.TaskUser();
+  log::Info("request", fields);
+}
+
+HttpResponse Simulator::Respond(const HttpRequest& http, Request& r) {
   std::string_view rest;
   if (auto e = CheckApiPath(http, &rest)) return *e;
   auto segs = SplitPath(rest);
   if (!segs) return PlainError(400, "invalid URI escape");
 
-  Request r;
   r.http = &http;
   r.method = http.method;
   for (const auto& s : *segs) r.path += "/" + s;

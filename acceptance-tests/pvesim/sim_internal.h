@@ -80,6 +80,13 @@ inline double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// The QEMU process id of a VM started at `started_at` (wall clock): a new
+// one per boot, as a reboot starts a new process, and stable while it runs.
+inline int64_t QemuPid(int vmid, double started_at) {
+  auto ms = static_cast<uint64_t>(started_at * 1000);
+  return 1000 + static_cast<int64_t>((static_cast<uint64_t>(vmid) * 1000003u + ms) % 4000000u);
+}
+
 // "Configuration file 'nodes/pve1/qemu-server/123.conf' does not exist".
 inline std::string NoConfigMessage(const std::string& node, int vmid) {
   return "Configuration file 'nodes/" + node + "/qemu-server/" + std::to_string(vmid) +

@@ -37,7 +37,7 @@ Simulator::Result Simulator::ListVms(Request& r) {
     if (conf.count("lock")) j["lock"] = conf["lock"];
     if (conf.count("tags")) j["tags"] = conf["tags"];
     if (conf.count("template") && conf["template"] == "1") j["template"] = 1;
-    if (vm.running) j["pid"] = 100000 + id;
+    if (vm.running) j["pid"] = QemuPid(id, vm.started_at);
     out.push_back(j);
   }
   return Result::Ok(out);

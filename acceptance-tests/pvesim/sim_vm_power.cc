@@ -49,7 +49,7 @@ Simulator::Result Simulator::GetStatusCurrent(Request& r) {
             {"diskwrite", 0},
             {"ha", {{"managed", 0}}}};
   if (vm->running) {
-    j["pid"] = 100000 + vm->vmid;
+    j["pid"] = QemuPid(vm->vmid, vm->started_at);
     j["running-machine"] = "pc-i440fx-9.2+pve1";
     j["running-qemu"] = "9.2.0";
   }

@@ -255,3 +255,46 @@ provider "proxmox" {
 }
 CFG
 }
+
+# --- helpers of the claims tests (claims_*_test.sh) ---------------------------
+
+# sim_requests PYTHON_CONDITION: how many lines of the running simulator's
+# request log (pvesim_start ... --log-requests) satisfy the condition, a
+# Python expression over `r`, the line's JSON object.
+sim_requests() {
+  python3 - "$PVE_DATA/log" "$1" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if r.get("@message") == "request" and eval(sys.argv[2], {}, {"r": r}):
+        n += 1
+print(n)
+PY
+}
+
+# sim_vmids: the ids of the simulator's VMs that are not templates, sorted.
+sim_vmids() {
+  local node
+  for node in pve1 pve2 pve3; do
+    pve GET "/nodes/$node/qemu" | python3 -c '
+import json, sys
+for v in json.load(sys.stdin)["data"]:
+    if not v.get("template"):
+        print(v["vmid"])'
+  done | sort -n
+}
+
+# state_vmids [DIR]: "node vmid" of every proxmox_k8s_node in the state of
+# DIR (default: the current directory), sorted by vmid.
+state_vmids() {
+  (cd "${1:-.}" && terraform show -json) | python3 -c '
+import json, sys
+v = json.load(sys.stdin).get("values") or {}
+rs = v.get("root_module", {}).get("resources", [])
+for x in sorted((r for r in rs if r["type"] == "proxmox_k8s_node"), key=lambda r: r["values"]["vmid"]):
+    print(x["values"]["target_node"], x["values"]["vmid"])'
+}

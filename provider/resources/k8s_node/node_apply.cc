@@ -112,8 +112,13 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
     if (s.ok()) return id;
     if (!m.vmid) Ledger().Release(id);
     last = s;
-    if (s.code() == StatusCode::kAlreadyExists && !m.vmid) continue;  // lost the id race
-    if (s.code() == StatusCode::kAborted) {                           // a lock timeout
+    if (s.code() == StatusCode::kAlreadyExists && !m.vmid) {
+      // Another client took the id between nextid and the clone.
+      log::Info("VM id taken by another client; retrying with another id",
+                {{"vmid", id}, {"attempt", attempt + 1}});
+      continue;
+    }
+    if (s.code() == StatusCode::kAborted) {  // a lock timeout
       log::Info("clone hit a lock timeout; retrying", {{"attempt", attempt + 1}});
       if (!c.Backoff(std::chrono::milliseconds(200 * (1 + attempt % 5)))) {
         return CancelledError("cancelled while retrying the clone");
