@@ -5,7 +5,8 @@
 # to apply at the same time: once with -lock-timeout=0s (must fail on the
 # state lock) and once with a long -lock-timeout (must wait, then find
 # nothing to do). Nothing is duplicated, the state lives in the database and
-# the next plan from either directory is empty.
+# the next plan from either directory is empty. The backend block and the SQL
+# that makes the table and Terraform's role come from the README as written.
 # Usage: pg_backend_test.sh PROVIDER_BINARY PVESIM_BINARY [PG_BINDIR]
 source "$(dirname "$0")/lib.sh"
 tf_setup "$(realpath "$1")"
@@ -45,6 +46,7 @@ pg_stop() {
 }
 trap 'pg_stop; tf_cleanup' EXIT
 
+not() { ! "$@"; }
 psql_q() {
   "$PG_BIN/psql" -h "$PG_DIR" -U postgres -d "${PG_DB:-postgres}" -XAtq -v ON_ERROR_STOP=1 -c "$1"
 }
@@ -69,6 +71,10 @@ pg_start() {
     sleep 0.1
   done
   psql_q "CREATE DATABASE tfstate"
+  # What examples/lab/README.md recommends: the state's table made by an
+  # administrator; Terraform's role may only connect, lock, and read and
+  # write the rows of that one table (no superuser, no CREATE anywhere).
+  PG_DB=tfstate psql_q "$(sed -n '/^  CREATE ROLE/,/^  GRANT SELECT/p' "$LAB/README.md")"
 }
 
 # lab_dir NAME: a working directory with the lab's configuration and its
@@ -77,7 +83,8 @@ lab_dir() {
   local d
   d=$(new_workdir "$1")
   cp "$LAB"/*.tf "$d/"
-  printf 'terraform {\n  backend "pg" {}\n}\n' >"$d/backend_override.tf"
+  # The README's backend_override.tf, as a user copies it.
+  sed -n '/^terraform {/,/^}/p' "$LAB/README.md" >"$d/backend_override.tf"
   echo "$d"
 }
 
@@ -102,11 +109,18 @@ wait_state_lock() {
 
 pg_start
 echo "# postgres pid $PG_PID, socket in $PG_DIR"
+# as_role SQL: runs SQL as Terraform's role; fails when it may not.
+as_role() {
+  "$PG_BIN/psql" -h "$PG_DIR" -U lab_tf -d tfstate -XAtq -v ON_ERROR_STOP=1 -c "$1" >/dev/null 2>&1
+}
+check "the README's role may read the state table" as_role "SELECT count(*) FROM lab_k8s.states"
+check "but create nothing" not as_role "CREATE TABLE lab_k8s.probe (x int)"
+check "not even in public" not as_role "CREATE TABLE public.probe (x int)"
 # Every clone takes 10 s, so the first apply holds the state lock that long.
 pvesim_start "$PVESIM" pg --timing clone_base=10
 export PROXMOX_VE_ENDPOINT=$PVE_URL PROXMOX_VE_API_TOKEN_ID=$PVE_TOKEN_ID
 export PROXMOX_VE_API_TOKEN_SECRET=$PVE_TOKEN_SECRET PROXMOX_VE_TLS_FINGERPRINT=$PVE_FP
-export PG_CONN_STR="host=$PG_DIR dbname=tfstate user=postgres sslmode=disable"
+export PG_CONN_STR="host=$PG_DIR dbname=tfstate user=lab_tf sslmode=disable"
 
 A=$(lab_dir alice)
 B=$(lab_dir bob)
@@ -139,7 +153,7 @@ count=$(vm_count)
 check "nothing duplicated: $count VMs for $NODES nodes" test "$count" = "$NODES"
 check "no local state file in either directory" \
   test ! -e "$A/terraform.tfstate" -a ! -e "$B/terraform.tfstate"
-PG_DB=tfstate psql_q "SELECT data FROM terraform_remote_state.states WHERE name = 'default'" \
+PG_DB=tfstate psql_q "SELECT data FROM lab_k8s.states WHERE name = 'default'" \
   >"$TEST_ROOT/state.json"
 check "the state is in PostgreSQL" grep -qF '"proxmox_k8s_node"' "$TEST_ROOT/state.json"
 # What examples/lab/README.md warns about: the state holds the cluster's keys.
