@@ -248,7 +248,7 @@ def front_matter(title, description):
     return lines
 
 
-def render_provider(schema, version):
+def render_provider(schema, version, modules=None, collection=None):
     block = schema["provider"]["block"]
     out = front_matter(f"Provider: {PROVIDER_SHORT}", block.get("description"))
     out.append(f"# The `{PROVIDER_SHORT}` provider\n")
@@ -269,6 +269,15 @@ def render_provider(schema, version):
             for n in names:
                 out.append(f"- [`{n}`]({folder}/{doc_name(n)}.md)")
             out.append("")
+    if modules:
+        out.append(f"## Ansible modules (collection `{collection}`)\n")
+        out.append("The modules that turn the nodes into a Kubernetes cluster; "
+                   "`ansible-doc -l " + collection + "` lists them too.\n")
+        for name in sorted(modules):
+            short = modules[name][1].get("DOCUMENTATION", {}).get("short_description", "")
+            line = f"- [`{collection}.{name}`](modules/{name}.md)"
+            out.append(line + (f": {inline_markup(short)}" if short else ""))
+        out.append("")
     out.append("## Guides\n")
     out.append("- [Bad inputs and their diagnostics](bad-inputs.md): every invalid "
                "configuration and module argument the test suite checks, the stage that "
@@ -558,13 +567,13 @@ def finish(lines):
 
 def generate(schema, version, out_dir):
     """Writes every generated file under out_dir; returns their relative paths."""
-    files = {"index.md": finish(render_provider(schema, version))}
+    modules = find_module_docs()
+    collection = collection_name() if modules else None
+    files = {"index.md": finish(render_provider(schema, version, modules, collection))}
     for key, folder in (("resource_schemas", "resources"), ("data_source_schemas", "data-sources")):
         for name, s in sorted((schema.get(key) or {}).items()):
             files[f"{folder}/{doc_name(name)}.md"] = finish(render_type(name, s["block"], folder))
-    modules = find_module_docs()
     if modules:
-        collection = collection_name()
         for name in sorted(modules):
             rel, doc = modules[name]
             files[f"modules/{name}.md"] = finish(render_module(name, rel, doc, collection))

@@ -145,6 +145,12 @@ class RenderTest(unittest.TestCase):
                       "#### Required\n\n- `bridge` (String, Required) Bridge.", thing)
         self.assertIn("#### Required\n\n- `size` (Number, Required) GiB.", thing)
         self.assertIn("(Set of String, Computed) Nodes.", self.read("data-sources/nodes.md"))
+        # The index links every module page of the collection found under modules/.
+        modules = [f for f in files if f.startswith("modules/")]
+        self.assertTrue(modules)
+        for rel in modules:
+            name = os.path.basename(rel)[:-3]
+            self.assertIn(f"- [`gcid.k8s.{name}`]({rel})", index)
 
     def test_deterministic(self):
         first = {}

@@ -1,6 +1,7 @@
 // terraform-provider-proxmox: Terraform starts this binary; see README.md.
 #include <malloc.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -8,6 +9,33 @@
 #include "provider/plugin/log_level.h"
 #include "provider/plugin/serve.h"
 #include "provider/resources/proxmox_provider.h"
+
+namespace {
+
+// Exit codes, as Terraform's own providers and most CLIs use them: 0 for
+// --help and --version, 1 when started by hand without --debug (go-plugin
+// providers refuse the same way), 2 for an argument it does not know.
+constexpr int kExitUsage = 2;
+
+void PrintUsage(std::FILE* out) {
+  std::fputs(
+      "usage: terraform-provider-proxmox [--debug | --version | --help]\n"
+      "\n"
+      "The gcid/proxmox Terraform provider. Terraform starts it; declare it with\n"
+      "  terraform { required_providers { proxmox = { source = \"gcid/proxmox\" } } }\n"
+      "and run terraform init, plan and apply (README.md, examples/lab/README.md).\n"
+      "\n"
+      "  --debug    serve in the foreground for a debugger and print the\n"
+      "             TF_REATTACH_PROVIDERS value to give terraform\n"
+      "  --version  print the version and exit\n"
+      "  --help     print this help and exit\n"
+      "\n"
+      "Exit status: 0 after --help or --version, 1 when started by hand without\n"
+      "--debug, 2 for an unknown argument.\n",
+      out);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   pvek8s::plugin::ServeOptions options;
@@ -17,9 +45,13 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--version") == 0) {
       std::printf("terraform-provider-proxmox %s\n", pvek8s::resources::kProviderVersion);
       return 0;
+    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      PrintUsage(stdout);
+      return 0;
     } else {
-      std::fprintf(stderr, "usage: %s [--debug | --version]\n", argv[0]);
-      return 2;
+      std::fprintf(stderr, "terraform-provider-proxmox: unknown argument \"%s\"\n", argv[i]);
+      PrintUsage(stderr);
+      return kExitUsage;
     }
   }
   // Each call of Terraform's allocates and frees a few hundred small objects

@@ -17,8 +17,26 @@ coll=$tmp/collections/ansible_collections/gcid/k8s
 [[ -f $coll/meta/runtime.yml ]] || fail "meta/runtime.yml missing"
 tar tzf "$tarball" >"$tmp/contents" || fail "tarball unreadable"
 grep -qx 'plugins/modules/kernel_tuning' "$tmp/contents" || fail "binary not in tarball"
+[[ $(head -c 4 "$coll/plugins/modules/kernel_tuning" | od -An -c | tr -d ' ') == 177ELF ]] ||
+  fail "plugins/modules/kernel_tuning does not lead to the ELF binary"
 
 export ANSIBLE_COLLECTIONS_PATH=$tmp/collections
+# ansible-doc -l lists exactly the collection's modules (the sidecars of
+# modules/*/NAME.yml), each with its short description, and warns about nothing.
+(cd "$tmp" && ansible-doc -l gcid.k8s >"$tmp/list.out" 2>"$tmp/list.err") ||
+  { cat "$tmp/list.out" "$tmp/list.err"; fail "ansible-doc -l gcid.k8s exits non-zero"; }
+[[ ! -s $tmp/list.err ]] || { cat "$tmp/list.err"; fail "ansible-doc -l gcid.k8s warns"; }
+src=$(cd "$(dirname "$0")/.." && pwd)
+want=$(for y in "$src"/*/*.yml; do
+  n=$(basename "$y" .yml)
+  [[ $y == */$n/$n.yml ]] && echo "gcid.k8s.$n"
+done | sort)
+got=$(awk '{print $1}' "$tmp/list.out" | sort)
+[[ $got == "$want" ]] || { cat "$tmp/list.out"; fail "ansible-doc -l lists [$got], want [$want]"; }
+if awk 'NF < 2 || /UNDOCUMENTED|INVALID/' "$tmp/list.out" | grep -q .; then
+  cat "$tmp/list.out"
+  fail "ansible-doc -l shows a module without its short description"
+fi
 doc=$(ansible-doc gcid.k8s.kernel_tuning 2>&1) || { echo "$doc"; fail "ansible-doc"; }
 for word in profile sysctl modules swap sysctl_file modules_file state EXAMPLES RETURN \
     'kubeflow' 'check_mode' 'fs.inotify.max_user_watches'; do

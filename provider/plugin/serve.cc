@@ -92,7 +92,7 @@ bool LaunchedByTerraform(const ServeOptions& options) {
         "Use it from a configuration with\n"
         "  terraform { required_providers { proxmox = { source = \"gcid/proxmox\" } } }\n"
         "and run terraform init / plan / apply. To run it by hand for a debugger, pass "
-        "--debug.\n",
+        "--debug; --help lists the options.\n",
         stderr);
     return false;
   }

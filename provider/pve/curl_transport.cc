@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include "provider/base/encoding.h"
@@ -35,6 +36,18 @@ size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
     *static_cast<std::string*>(user) = reason;
   }
   return size * n;
+}
+
+// The form users compare and paste (Proxmox's certificate view and
+// `openssl x509 -fingerprint -sha256` print it): upper-case hex pairs joined
+// by colons.
+std::string ColonHex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i < hex.size(); ++i) {
+    if (i > 0 && i % 2 == 0) out += ':';
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(hex[i])));
+  }
+  return out;
 }
 
 struct PinState {
@@ -104,7 +117,7 @@ Status TransportError(const HttpRequest& req, CURLcode rc, const char* curl_mess
   if (rc == CURLE_ABORTED_BY_CALLBACK) return CancelledError(what + ": cancelled");
   if (!pin.expected.empty() && !pin.seen.empty() && pin.seen != pin.expected) {
     return UnavailableError(what + ": the server's certificate has SHA-256 fingerprint " +
-                            pin.seen + ", not the pinned " + pin.expected +
+                            ColonHex(pin.seen) + ", not the pinned " + ColonHex(pin.expected) +
                             " (tls.fingerprint_sha256)");
   }
   std::string msg = what + ": " + curl_message;

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -208,8 +209,16 @@ TEST_CASE("a pinned certificate that does not match is refused, naming both fing
   CHECK(r.status().code() == StatusCode::kUnavailable);
   std::string m = r.status().message();
   CHECK(m.rfind("GET /version: ", 0) == 0);
-  CHECK(Contains(m, "the server's certificate has SHA-256 fingerprint " + Fingerprint(cert) +
-                        ", not the pinned " + std::string(64, 'a')));
+  // Upper-case colon-separated pairs, the form users paste and compare.
+  std::string seen;
+  for (size_t i = 0; i < Fingerprint(cert).size(); i += 2) {
+    seen += (i ? ":" : "") + Fingerprint(cert).substr(i, 2);
+  }
+  for (char& c : seen) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string pinned = "AA";
+  for (int i = 1; i < 32; ++i) pinned += ":AA";
+  CHECK(Contains(m, "the server's certificate has SHA-256 fingerprint " + seen +
+                        ", not the pinned " + pinned + " (tls.fingerprint_sha256)"));
   CHECK(Contains(m, "tls.fingerprint_sha256"));
   CHECK(server.Requests().empty());  // nothing was sent to the impostor
 }

@@ -8,7 +8,7 @@ std::optional<ClusterView> ReadCluster(ProviderData* data, const framework::Cont
                                        framework::Diagnostics& diags) {
   auto c = data->Client(ctx);
   if (!c.ok()) {
-    diags.AddStatus(c.status(), "Cannot reach Proxmox VE");
+    diags.AddStatus(c.status(), ClientErrorSummary(c.status()));
     return std::nullopt;
   }
   auto nodes = pve::ListNodes(**c);

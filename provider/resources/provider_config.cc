@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <regex>
 
@@ -48,10 +49,13 @@ framework::Validator EndpointValidator() {
 
 framework::Validator FingerprintValidator() {
   return [](const Value& v, const AttributePath& path, Diagnostics& diags) {
-    if (!NormalizeFingerprint(v.AsString())) {
+    std::string problem = FingerprintProblem(v.AsString());
+    if (!problem.empty()) {
       diags.AddError("Invalid TLS fingerprint",
-                     "Expected the SHA-256 fingerprint of the server certificate: 64 hex digits, "
-                     "optionally separated by colons (as `pvenode cert info` prints it).",
+                     "The value " + problem +
+                         ": the SHA-256 fingerprint of the server certificate is 64 hex digits, "
+                         "optionally in colon-separated pairs (AB:CD:...:EF, as `pvenode cert "
+                         "info` and `openssl x509 -fingerprint -sha256` print it).",
                      path);
     }
   };
@@ -195,6 +199,22 @@ void ValidateProviderConfig(const Value& config, Diagnostics& diags) {
   pair("username", "password");
 }
 
+std::string FingerprintProblem(std::string_view text) {
+  if (text.empty()) return "is empty";
+  size_t digits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return "has '" + std::string(1, c) + "' at position " + std::to_string(i + 1) +
+             ", which is neither a hex digit nor a colon";
+    }
+    ++digits;
+  }
+  if (digits != 64) return "has " + std::to_string(digits) + " hex digits, not 64";
+  return "";
+}
+
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -216,12 +236,19 @@ std::optional<std::string> NormalizeFingerprint(std::string_view text) {
 
 namespace {
 
+// The environment variable `var`; set to the empty string counts as unset.
+std::optional<std::string> EnvSet(const EnvLookup& env, const char* var) {
+  auto v = env(var);
+  if (!v || v->empty()) return std::nullopt;
+  return v;
+}
+
 // The attribute `attr` of `obj` when set in the configuration, else the
 // environment variable `var` (which may be unset too).
 std::optional<std::string> Pick(const Value& obj, const char* attr, const EnvLookup& env,
                                 const char* var) {
   if (auto v = obj.GetString(attr)) return v;
-  return env(var);
+  return EnvSet(env, var);
 }
 
 // Sets s.endpoint: required, https, without trailing slashes or /api2/json.
@@ -250,7 +277,7 @@ Status ResolveCredentials(const Value& config, const EnvLookup& env, ConnectionS
   s.api_token_secret =
       Pick(config, "api_token_secret", env, "PROXMOX_VE_API_TOKEN_SECRET").value_or("");
   if (s.api_token_id.empty() && s.api_token_secret.empty()) {
-    if (auto combined = env("PROXMOX_VE_API_TOKEN")) {
+    if (auto combined = EnvSet(env, "PROXMOX_VE_API_TOKEN")) {
       size_t eq = combined->find('=');
       if (eq == std::string::npos) {
         return InvalidArgumentError("PROXMOX_VE_API_TOKEN must be USER@REALM!TOKENID=SECRET");
@@ -283,7 +310,7 @@ Status ResolveCredentials(const Value& config, const EnvLookup& env, ConnectionS
 Status ResolveTls(const Value& tls, const EnvLookup& env, ConnectionSettings& s) {
   if (auto b = tls.GetBool("insecure")) {
     s.insecure = *b;
-  } else if (auto e = env("PROXMOX_VE_INSECURE")) {
+  } else if (auto e = EnvSet(env, "PROXMOX_VE_INSECURE")) {
     auto parsed = ParseBool(*e);
     if (!parsed) return InvalidArgumentError("PROXMOX_VE_INSECURE must be true or false");
     s.insecure = *parsed;
@@ -300,7 +327,13 @@ Status ResolveTls(const Value& tls, const EnvLookup& env, ConnectionSettings& s)
   }
   if (auto fp = Pick(tls, "fingerprint_sha256", env, "PROXMOX_VE_TLS_FINGERPRINT")) {
     auto norm = NormalizeFingerprint(*fp);
-    if (!norm) return InvalidArgumentError("the TLS fingerprint is not a SHA-256 fingerprint");
+    if (!norm) {
+      return InvalidArgumentError(
+          "the TLS fingerprint (tls.fingerprint_sha256 or PROXMOX_VE_TLS_FINGERPRINT) " +
+          FingerprintProblem(*fp) +
+          "; expected the server certificate's SHA-256 fingerprint as AB:CD:...:EF (32 "
+          "colon-separated hex pairs, as `pvenode cert info` prints it) or 64 hex digits");
+    }
     s.fingerprint_sha256 = *norm;
   }
   return Status::Ok();

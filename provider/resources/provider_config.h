@@ -34,7 +34,9 @@ framework::Schema ProviderSchema();
 // (environment variables are not considered: they may differ at apply).
 void ValidateProviderConfig(const tftypes::Value& config, framework::Diagnostics& diags);
 
-// Looks up an environment variable; injectable for tests.
+// Looks up an environment variable; injectable for tests. Resolution treats
+// a variable set to the empty string as unset (`PROXMOX_VE_X= terraform plan`
+// is how users clear one), for every PROXMOX_VE_* variable alike.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup ProcessEnv();
 
@@ -46,6 +48,11 @@ StatusOr<ConnectionSettings> ResolveConnection(const tftypes::Value& config, con
 // Normalises a fingerprint ("AB:CD:..." or "abcd...") to 64 lower-case hex
 // digits; nullopt when it is not a SHA-256 fingerprint.
 std::optional<std::string> NormalizeFingerprint(std::string_view text);
+
+// What is wrong with `text` as a SHA-256 fingerprint, in words that end with
+// the expected form (for example "has 40 hex digits, not 64 (...)"); empty
+// when NormalizeFingerprint accepts it.
+std::string FingerprintProblem(std::string_view text);
 
 }  // namespace pvek8s::resources
 

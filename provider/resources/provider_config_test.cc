@@ -5,6 +5,7 @@
 #include <map>
 
 #include "provider/framework/server.h"
+#include "provider/resources/provider_data.h"
 #include "provider/resources/proxmox_provider.h"
 #include "provider/tftypes/codec.h"
 
@@ -88,6 +89,51 @@ TEST_CASE("insecure TLS warns; fingerprints are normalised") {
   }
   CHECK(NormalizeFingerprint(colon) == plain);
   CHECK_FALSE(NormalizeFingerprint("abcd"));
+}
+
+TEST_CASE("an empty environment variable counts as unset, the fingerprint like the endpoint") {
+  Env env{{{"PROXMOX_VE_ENDPOINT", "https://pve:8006"},
+           {"PROXMOX_VE_API_TOKEN", std::string("terraform@pam!tf=") + kSecret},
+           {"PROXMOX_VE_TLS_FINGERPRINT", ""},
+           {"PROXMOX_VE_INSECURE", ""}}};
+  framework::Diagnostics d;
+  auto s = ResolveConnection(Config({}), env.Lookup(), d);
+  REQUIRE(s.ok());
+  CHECK(s->fingerprint_sha256.empty());
+  CHECK_FALSE(s->insecure);
+  Env empty_endpoint{{{"PROXMOX_VE_ENDPOINT", ""}}};
+  auto none = ResolveConnection(Config({}), empty_endpoint.Lookup(), d);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.status().message().find("No Proxmox VE endpoint") != std::string::npos);
+}
+
+TEST_CASE("a malformed fingerprint says what is wrong and shows the expected form") {
+  std::string upper;
+  for (int i = 0; i < 32; ++i) upper += (i ? ":" : "") + std::string("0F");
+  CHECK(FingerprintProblem(upper).empty());
+  CHECK(FingerprintProblem("") == "is empty");
+  CHECK(FingerprintProblem("AB:CD:EF") == "has 6 hex digits, not 64");
+  CHECK(FingerprintProblem("AB-CD") ==
+        "has '-' at position 3, which is neither a hex digit nor a colon");
+  Env env{{{"PROXMOX_VE_ENDPOINT", "https://pve:8006"},
+           {"PROXMOX_VE_API_TOKEN", std::string("terraform@pam!tf=") + kSecret},
+           {"PROXMOX_VE_TLS_FINGERPRINT", "sha256:AB:CD"}}};
+  framework::Diagnostics d;
+  auto s = ResolveConnection(Config({}), env.Lookup(), d);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == StatusCode::kInvalidArgument);
+  const std::string& m = s.status().message();
+  CHECK(m.find("PROXMOX_VE_TLS_FINGERPRINT") != std::string::npos);
+  CHECK(m.find("has 's' at position 1") != std::string::npos);
+  CHECK(m.find("AB:CD:...:EF") != std::string::npos);
+}
+
+TEST_CASE("configuration mistakes are titled as such, connection failures as unreachable") {
+  CHECK(std::string(ClientErrorSummary(InvalidArgumentError("x"))) ==
+        "Invalid Proxmox VE provider configuration");
+  CHECK(std::string(ClientErrorSummary(FailedPreconditionError("x"))) ==
+        "Invalid Proxmox VE provider configuration");
+  CHECK(std::string(ClientErrorSummary(UnavailableError("x"))) == "Cannot reach Proxmox VE");
 }
 
 TEST_CASE("validate names the attribute for each bad provider setting") {

@@ -35,6 +35,16 @@ StatusOr<pve::Client*> ProviderData::Client(const framework::Context* ctx) {
   return client_.get();
 }
 
+const char* ClientErrorSummary(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+      return "Invalid Proxmox VE provider configuration";
+    default:
+      return "Cannot reach Proxmox VE";
+  }
+}
+
 void ProviderData::SetClientForTesting(std::unique_ptr<pve::Client> client) {
   std::lock_guard<std::mutex> lock(mu_);
   settings_ = ConnectionSettings{};

@@ -40,6 +40,12 @@ class ProviderData {
   std::unique_ptr<pve::Client> client_;
 };
 
+// The summary of the diagnostic for a failed ProviderData::Client(). Its
+// failures are configuration mistakes found before anything is contacted
+// (missing or malformed settings), so they are titled as such, never as a
+// connection failure.
+const char* ClientErrorSummary(const Status& status);
+
 }  // namespace pvek8s::resources
 
 #endif  // PROVIDER_RESOURCES_PROVIDER_DATA_H_

@@ -54,7 +54,7 @@ class K8sNodeResource : public framework::Resource {
   void Create(const framework::CreateRequest& req, ApplyResponse& resp) override {
     auto client = data_->Client(req.ctx);
     if (!client.ok()) {
-      resp.diagnostics.AddStatus(client.status(), "Cannot reach Proxmox VE");
+      resp.diagnostics.AddStatus(client.status(), ClientErrorSummary(client.status()));
       resp.state = Value();
       return;
     }
@@ -153,7 +153,7 @@ void K8sNodeResource::PlanCreate(const framework::PlanRequest& req, framework::P
   if (!data_->ConnectionFinal()) return;
   auto client = data_->Client(req.ctx);
   if (!client.ok()) {
-    resp.diagnostics.AddStatus(client.status(), "Cannot reach Proxmox VE");
+    resp.diagnostics.AddStatus(client.status(), ClientErrorSummary(client.status()));
   } else {
     snapshot_->Check(**client, plan, resp.diagnostics);
   }
@@ -233,7 +233,7 @@ void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
 void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadResponse& resp) {
   auto client = data_->Client(req.ctx);
   if (!client.ok()) {
-    resp.diagnostics.AddStatus(client.status(), "Cannot reach Proxmox VE");
+    resp.diagnostics.AddStatus(client.status(), ClientErrorSummary(client.status()));
     return;
   }
   pve::Client& c = **client;
@@ -299,7 +299,7 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
 void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse& resp) {
   auto client = data_->Client(req.ctx);
   if (!client.ok()) {
-    resp.diagnostics.AddStatus(client.status(), "Cannot reach Proxmox VE");
+    resp.diagnostics.AddStatus(client.status(), ClientErrorSummary(client.status()));
     return;
   }
   pve::Client& c = **client;
@@ -349,7 +349,7 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
 void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& diags) {
   auto client = data_->Client(req.ctx);
   if (!client.ok()) {
-    diags.AddStatus(client.status(), "Cannot reach Proxmox VE");
+    diags.AddStatus(client.status(), ClientErrorSummary(client.status()));
     return;
   }
   pve::Client& c = **client;
