@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -69,10 +70,13 @@ class Listener {
 };
 
 // Serves HTTPS on a loopback port from a thread: every request gets
-// `answer` (a whole HTTP response) and is recorded as it arrived.
+// `answer` (a whole HTTP response) and is recorded as it arrived. With
+// `keep_alive`, each connection gets a thread of its own and serves requests
+// until the client closes it, so connection reuse can be counted.
 class TlsServer {
  public:
-  TlsServer(const CaBundle& cert, std::string answer) : answer_(std::move(answer)) {
+  TlsServer(const CaBundle& cert, std::string answer, bool keep_alive = false)
+      : answer_(std::move(answer)), keep_alive_(keep_alive) {
     ctx_ = SSL_CTX_new(TLS_server_method());
     BIO* cb = BIO_new_mem_buf(cert.cert_pem.data(), static_cast<int>(cert.cert_pem.size()));
     BIO* kb = BIO_new_mem_buf(cert.key_pem.data(), static_cast<int>(cert.key_pem.size()));
@@ -91,6 +95,7 @@ class TlsServer {
     // Wakes the accept() below: it fails once the socket is shut down.
     shutdown(listener_.fd(), SHUT_RDWR);
     thread_.join();
+    for (std::thread& t : workers_) t.join();
     SSL_CTX_free(ctx_);
   }
   TlsServer(const TlsServer&) = delete;
@@ -101,28 +106,42 @@ class TlsServer {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
   }
+  int Connections() const { return connections_.load(); }
 
  private:
   void Serve() {
     for (;;) {
       int c = accept(listener_.fd(), nullptr, nullptr);
       if (c < 0) return;
+      ++connections_;
       timeval tv{.tv_sec = 5, .tv_usec = 0};  // a stuck client never hangs the test
       setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-      SSL* ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) {
+      if (keep_alive_) {
+        workers_.emplace_back([this, c] { Handle(c); });
+      } else {
+        Handle(c);
+      }
+    }
+  }
+
+  void Handle(int c) {
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+      for (;;) {
         std::string req = ReadRequest(ssl);
+        if (req.empty()) break;  // the client closed the connection
         {
           std::lock_guard<std::mutex> lock(mu_);
           requests_.push_back(req);
         }
         SSL_write(ssl, answer_.data(), static_cast<int>(answer_.size()));
-        SSL_shutdown(ssl);
+        if (!keep_alive_) break;
       }
-      SSL_free(ssl);
-      close(c);
+      SSL_shutdown(ssl);
     }
+    SSL_free(ssl);
+    close(c);
   }
 
   // Head and body (by Content-Length) of one request.
@@ -146,7 +165,10 @@ class TlsServer {
   Listener listener_;
   SSL_CTX* ctx_ = nullptr;
   std::string answer_;
+  bool keep_alive_;
+  std::atomic<int> connections_{0};
   std::thread thread_;
+  std::vector<std::thread> workers_;  // keep-alive connections; only thread_ adds
   std::mutex mu_;
   std::vector<std::string> requests_;
 };
@@ -221,6 +243,40 @@ TEST_CASE("a pinned certificate that does not match is refused, naming both fing
                         ", not the pinned " + pinned + " (tls.fingerprint_sha256)"));
   CHECK(Contains(m, "tls.fingerprint_sha256"));
   CHECK(server.Requests().empty());  // nothing was sent to the impostor
+}
+
+// architecture.md: calls from any of gRPC's threads reuse the client's kept-alive
+// connections, so connections follow concurrency, not the number of calls.
+TEST_CASE("connections are kept alive and shared: one per concurrent caller, not per request") {
+  CaBundle cert = ServerCert();
+  const std::string body = R"({"data":{"version":"8.4.1"}})";
+  TlsServer server(cert,
+                   "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\n"
+                   "Content-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body,
+                   /*keep_alive=*/true);
+  ClientOptions o = Options(server.endpoint());
+  o.fingerprint_sha256 = Fingerprint(cert);
+  CurlTransport transport(o);
+  HttpRequest req{.method = "GET", .path = "/version"};
+  for (int i = 0; i < 10; ++i) REQUIRE(transport.Send(req).ok());
+  CHECK(server.Connections() == 1);
+
+  constexpr int kCallers = 4;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kCallers; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        if (!transport.Send(req).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  CHECK(failures.load() == 0);
+  CHECK(server.Requests().size() == 50);
+  CHECK(server.Connections() >= 1);
+  CHECK(server.Connections() <= kCallers);
 }
 
 TEST_CASE("POST and PUT send params as a form body; the reason phrase is kept") {
