@@ -40,20 +40,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from correctness import check, finish  # noqa: E402
+
 VERSION = "0.1.0"
 TOKEN_ID = "terraform@pam!bench"
 TOKEN_SECRET = "6f1c2f0e-2b6c-4a77-9d0e-5b3c2a1f0e9d"
-
-# Correctness problems found in this run; any makes the exit status 1.
-PROBLEMS = []
-
-
-def check(ok, what):
-    if not ok:
-        PROBLEMS.append(what)
-        print(f"CORRECTNESS: {what}")
-    return ok
-
 
 class Pvesim:
     """One pvesim process; `data` reuses a data directory (a restart keeps every VM)."""
@@ -457,13 +449,11 @@ def main():
                 row(f"create {n} at parallelism 10{label}", t, ideal, ratio, goal)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    results["problems"] = PROBLEMS
+    status = finish(results, "no duplicate, no orphan, no drift, nothing leaked")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    print(f"correctness: {'ok' if not PROBLEMS else f'{len(PROBLEMS)} problem(s)'}"
-          " (no duplicate, no orphan, no drift, nothing leaked)")
-    return 1 if PROBLEMS else 0
+    return status
 
 
 if __name__ == "__main__":

@@ -21,18 +21,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from correctness import check, finish  # noqa: E402
+
 COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
-
-# Correctness problems found in this run; any makes the exit status 1.
-PROBLEMS = []
-
-
-def check(ok, what):
-    if not ok:
-        PROBLEMS.append(what)
-        print(f"CORRECTNESS: {what}")
-    return ok
-
 
 def handshake_ms(binary, tls):
     env = {"TF_PLUGIN_MAGIC_COOKIE": COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5,6",
@@ -144,13 +136,11 @@ def main():
     for g, ok in goals.items():
         print(f"goal: {g}: {'met' if ok else 'NOT met'}")
     res["goals"] = goals
-    res["problems"] = PROBLEMS
+    status = finish(res, "handshake, plan/apply/plan without drift, provider alive")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
-    print(f"correctness: {'ok' if not PROBLEMS else f'{len(PROBLEMS)} problem(s)'}"
-          " (handshake, plan/apply/plan without drift, provider alive)")
-    return 1 if PROBLEMS else 0
+    return status
 
 
 if __name__ == "__main__":

@@ -18,27 +18,8 @@ pvesim_start "$PVESIM" secrets --seed 37 --log-requests --user "tf@pve:$PASSWORD
 
 # config AUTH MEMORY: the lab with the given provider credentials.
 config() {
-  local auth
-  if [[ $1 == token ]]; then
-    auth="api_token_id = \"$PVE_TOKEN_ID\"
-  api_token_secret = \"$PVE_TOKEN_SECRET\""
-  else
-    auth="username = \"tf@pve\"
-  password = \"$PASSWORD\""
-  fi
+  if [[ $1 == token ]]; then provider_block; else provider_block password tf@pve "$PASSWORD"; fi
   cat <<CFG
-terraform {
-  required_providers {
-    proxmox = { source = "gcid/proxmox", version = "$TF_PROVIDER_VERSION" }
-  }
-}
-provider "proxmox" {
-  endpoint = "$PVE_URL"
-  $auth
-  tls {
-    fingerprint_sha256 = "$PVE_FP"
-  }
-}
 resource "proxmox_k8s_cluster" "lab" {
   name                   = "lab$1"
   control_plane_endpoint = "10.0.0.1:6443"

@@ -20,21 +20,7 @@ pvesim_start "$PVESIM" tickets --seed 31 --log-requests --user "tf@pve:$PASSWORD
   --ticket-lifetime "$LIFETIME" --timing "clone_base=$CLONE"
 cd "$(new_workdir tickets)"
 config() {
-  cat <<CFG
-terraform {
-  required_providers {
-    proxmox = { source = "gcid/proxmox", version = "$TF_PROVIDER_VERSION" }
-  }
-}
-provider "proxmox" {
-  endpoint = "$PVE_URL"
-  username = "tf@pve"
-  password = "$PASSWORD"
-  tls {
-    fingerprint_sha256 = "$PVE_FP"
-  }
-}
-CFG
+  provider_block password tf@pve "$PASSWORD"
   spread_nodes 1 ticket dhcp "  memory = $1"
 }
 config 2048 >main.tf

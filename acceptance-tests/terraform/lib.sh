@@ -237,8 +237,15 @@ pve() {
     "$PVE_URL/api2/json$path" "$@"
 }
 
-# provider_block: the provider configuration for the running simulator.
+# provider_block [password USER PASSWORD]: the provider configuration for the
+# running simulator, with its API token or, given "password", a ticket login.
 provider_block() {
+  local auth="api_token_id     = \"$PVE_TOKEN_ID\"
+  api_token_secret = \"$PVE_TOKEN_SECRET\""
+  if [[ ${1:-} == password ]]; then
+    auth="username         = \"$2\"
+  password         = \"$3\""
+  fi
   cat <<CFG
 terraform {
   required_providers {
@@ -247,8 +254,7 @@ terraform {
 }
 provider "proxmox" {
   endpoint         = "$PVE_URL"
-  api_token_id     = "$PVE_TOKEN_ID"
-  api_token_secret = "$PVE_TOKEN_SECRET"
+  $auth
   tls {
     fingerprint_sha256 = "$PVE_FP"
   }
