@@ -478,7 +478,11 @@ TEST_CASE("sysctl_conflicts=report warns about each conflict and goes on") {
   AddConflicts(node);
   ansible::Result r = node.Run(json{{"profile", "kubeflow"}, {"sysctl_conflicts", "report"}});
   REQUIRE_MESSAGE(!r.failed, r.msg);
-  CHECK(node.last_render()["warnings"].size() == 3);
+  const json& warnings = node.last_render()["warnings"];
+  CHECK_MESSAGE(warnings.size() == 3, warnings.dump());
+  CHECK_MESSAGE(
+      warnings.dump().find("/usr/lib/sysctl.d/95-vendor.conf:2 sets 128") != std::string::npos,
+      warnings.dump());
   CHECK(r.extra["sysctl_boot_values"]["fs.inotify.max_user_watches"] == "8192");
   CHECK_FALSE(Exists(node.Path("/etc/sysctl.d/99-zz-gcid-k8s.conf")));
   CHECK(node.Run(json{{"sysctl_override_file", "/etc/sysctl.d/90-k8s.conf"}}).failed);
