@@ -313,6 +313,20 @@ TEST_CASE(
   }
 
   json args = {{"kt_profile", "kubeflow"}, {"kt_conflicts", "override"}};
+  // Check and diff mode: the boot values before and after, and nothing written.
+  Run preview = Playbook("kernel_tuning.yml", args, {"--check", "--diff"}, /*json_callback=*/false);
+  CHECK(preview.rc == 0);
+  for (const char* expected :
+       {"--- before: kernel parameters at next boot (sysctl.d)",
+        "-fs.inotify.max_user_watches = 8192", "+fs.inotify.max_user_watches = 655360",
+        "-fs.inotify.max_user_instances = 128", "+++ after: /etc/sysctl.d/99-zz-gcid-k8s.conf"}) {
+    CHECK_MESSAGE(preview.out.find(expected) != std::string::npos, expected);
+  }
+  for (const std::string& h : kHosts) {
+    CHECK(OnHost(h,
+                 "ls /etc/sysctl.d/90-k8s.conf /etc/sysctl.d/99-zz-gcid-k8s.conf 2>/dev/null; "
+                 "true") == "");
+  }
   Run first = Playbook("kernel_tuning.yml", args);
   CHECK(first.rc == 0);
   Run second = Playbook("kernel_tuning.yml", args);
