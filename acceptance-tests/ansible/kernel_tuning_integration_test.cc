@@ -320,7 +320,7 @@ TEST_CASE(
        {"--- before: kernel parameters at next boot (sysctl.d)",
         "-fs.inotify.max_user_watches = 8192", "+fs.inotify.max_user_watches = 655360",
         "-fs.inotify.max_user_instances = 128", "+++ after: /etc/sysctl.d/99-zz-gcid-k8s.conf"}) {
-    CHECK_MESSAGE(preview.out.find(expected) != std::string::npos, expected);
+    CHECK_MESSAGE(preview.out.find(expected) != std::string::npos, std::string(expected));
   }
   for (const std::string& h : kHosts) {
     CHECK(OnHost(h,
