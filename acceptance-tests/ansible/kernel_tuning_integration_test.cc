@@ -234,6 +234,116 @@ TEST_CASE("a host where a key is missing fails alone; the others succeed") {
   CHECK(OnHost("h3", "test -e /etc/sysctl.d/50-extra.conf || echo none") == "none\n");
 }
 
+// A reboot, as far as sysctl goes: the managed keys go back to kernel defaults,
+// then every sysctl file is applied in systemd-sysctl's order (names sorted
+// across the directories, the first directory holding a name masks the rest,
+// /etc/sysctl.conf as 99-sysctl.conf unless that name exists). Only the keys
+// in $KEYS are written: fs.inotify.* are the host's fake files and
+// net.ipv4.ip_forward belongs to its network namespace. Written in sh,
+// independently of the module's C++, so the two check each other.
+const char* kFakeReboot = R"sh(set -eu
+KEYS="fs.inotify.max_user_watches fs.inotify.max_user_instances net.ipv4.ip_forward"
+DIRS="/etc/sysctl.d /run/sysctl.d /usr/local/lib/sysctl.d /usr/lib/sysctl.d /lib/sysctl.d"
+echo 8192 >/proc/sys/fs/inotify/max_user_watches
+echo 128 >/proc/sys/fs/inotify/max_user_instances
+echo 0 >/proc/sys/net/ipv4/ip_forward
+names=$(for d in $DIRS; do [ -d "$d" ] && ls "$d"; done | grep '\.conf$' | LC_ALL=C sort -u || true)
+files=""
+for n in $names; do
+  for d in $DIRS; do
+    if [ -e "$d/$n" ]; then files="$files $d/$n"; break; fi
+  done
+done
+if [ -e /etc/sysctl.conf ] && ! echo "$names" | grep -qx 99-sysctl.conf; then
+  files="$files /etc/sysctl.conf"  # 99-sysctl.conf sorts after every name used here.
+fi
+for f in $files; do
+  sed -e 's/^[[:space:]]*-//' -e '/^[[:space:]]*[#;]/d' -e '/=/!d' "$f" |
+  while IFS='=' read -r key value; do
+    key=$(echo "$key" | tr -d '[:space:]')
+    case "$key" in *.*) key=$(echo "$key" | tr './' '/.') ;; esac
+    value=$(echo "$value" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+    for k in $KEYS; do
+      if [ "$(echo "$k" | tr . /)" = "$key" ]; then
+        echo "applying $f: $k = $value" >&2
+        echo "$value" >"/proc/sys/$key"
+      fi
+    done
+  done
+done
+cat /proc/sys/net/ipv4/ip_forward /proc/sys/fs/inotify/max_user_instances \
+  /proc/sys/fs/inotify/max_user_watches
+)sh";
+
+// Files on `host` that undo three kubeflow keys at the next boot: one in
+// /etc/sysctl.d sorting after 90-k8s.conf, one in /usr/lib/sysctl.d (the
+// machine's directory, shadowed by a copy inside the host's mount namespace)
+// and one in /etc/sysctl.conf (Debian's 99-sysctl.conf link points at it).
+void AddBootConflicts(const std::string& host) {
+  OnHost(host,
+         "echo 'fs.inotify.max_user_watches = 8192' >/etc/sysctl.d/99-local.conf; "
+         "echo 'net.ipv4.ip_forward = 0' >>/etc/sysctl.conf; "
+         "d=" +
+             kLab + "/" + host +
+             "/usr-lib-sysctl.d; mkdir -p $d; "
+             "cp -a /usr/lib/sysctl.d/. $d/; "
+             "echo 'fs/inotify/max_user_instances = 128' >$d/95-vendor.conf; "
+             "mount --bind $d /usr/lib/sysctl.d");
+}
+
+TEST_CASE(
+    "sysctl files that win at boot: refused by name, overridden on request; a reboot keeps "
+    "the values") {
+  ResetHosts();
+  for (const std::string& h : kHosts) AddBootConflicts(h);
+  // Before the module runs, the fake reboot sees the conflicting values.
+  CHECK(OnHost("h1", kFakeReboot) == "0\n128\n8192\n");
+
+  Run refused = Playbook("kernel_tuning.yml", {{"kt_profile", "kubeflow"}});
+  CHECK(refused.rc != 0);
+  for (const std::string& h : kHosts) {
+    CAPTURE(h);
+    std::string msg = TaskResult(refused, h)["msg"];
+    for (const char* where :
+         {"/etc/sysctl.d/99-local.conf:1 sets 8192", "/usr/lib/sysctl.d/95-vendor.conf:1 sets 128",
+          "/etc/sysctl.d/99-sysctl.conf:"}) {
+      CHECK_MESSAGE(msg.find(where) != std::string::npos, msg);
+    }
+    CHECK(OnHost(h, "test -e /etc/sysctl.d/90-k8s.conf || echo none") == "none\n");
+  }
+
+  json args = {{"kt_profile", "kubeflow"}, {"kt_conflicts", "override"}};
+  // Check and diff mode: the boot values before and after, and nothing written.
+  Run preview = Playbook("kernel_tuning.yml", args, {"--check", "--diff"}, /*json_callback=*/false);
+  CHECK(preview.rc == 0);
+  for (const char* expected :
+       {"--- before: kernel parameters at next boot (sysctl.d)",
+        "-fs.inotify.max_user_watches = 8192", "+fs.inotify.max_user_watches = 655360",
+        "-fs.inotify.max_user_instances = 128", "+++ after: /etc/sysctl.d/99-zz-gcid-k8s.conf"}) {
+    CHECK_MESSAGE(preview.out.find(expected) != std::string::npos, std::string(expected));
+  }
+  for (const std::string& h : kHosts) {
+    CHECK(OnHost(h,
+                 "ls /etc/sysctl.d/90-k8s.conf /etc/sysctl.d/99-zz-gcid-k8s.conf 2>/dev/null; "
+                 "true") == "");
+  }
+  Run first = Playbook("kernel_tuning.yml", args);
+  CHECK(first.rc == 0);
+  Run second = Playbook("kernel_tuning.yml", args);
+  CHECK(second.rc == 0);
+  for (const std::string& h : kHosts) {
+    CAPTURE(h);
+    json r = TaskResult(first, h);
+    CHECK(r["sysctl_boot_values"]["fs.inotify.max_user_watches"] == "655360");
+    CHECK(r["sysctl_boot_values"]["fs.inotify.max_user_instances"] == "1280");
+    CHECK(r["sysctl_boot_values"]["net.ipv4.ip_forward"] == "1");
+    CHECK(Stats(second, h)["changed"] == 0);
+    CHECK(OnHost(h, "cat /etc/sysctl.d/99-local.conf") == "fs.inotify.max_user_watches = 8192\n");
+    // The reboot: the values at boot are the wanted ones, as the module said.
+    CHECK(OnHost(h, kFakeReboot) == "1\n1280\n655360\n");
+  }
+}
+
 TEST_CASE("state absent removes what the module persisted, then changes nothing") {
   Run absent = Playbook("kernel_tuning.yml",
                         {{"kt_profile", "kubeflow"}, {"kt_state", "absent"}, {"kt_swap", "off"}});

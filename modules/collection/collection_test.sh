@@ -47,7 +47,8 @@ python3 - "$json" <<'PY' || fail "ansible-doc -j structure"
 import json, sys
 d = json.loads(sys.argv[1])["gcid.k8s.kernel_tuning"]
 opts = d["doc"]["options"]
-assert set(opts) == {"profile", "sysctl", "modules", "swap", "sysctl_file", "modules_file", "state"}, opts
+assert set(opts) == {"profile", "sysctl", "modules", "swap", "sysctl_file", "modules_file", "state",
+                     "sysctl_conflicts", "sysctl_override_file"}, opts
 assert opts["profile"]["default"] == "kubernetes"
 assert d["examples"] and d["return"]["sysctl_changed"]
 PY

@@ -6,6 +6,7 @@
 #define MODULES_KERNEL_TUNING_INTERNAL_H_
 
 #include <cstddef>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -101,6 +102,72 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> ApplySysctls(
 // that do not come from fstab (swap.cc). Failing to mask a unit the admin
 // defined, or to reload systemd, is a warning, not an error.
 Status TurnSwapOff(Work& w, const SystemPaths& sys);
+
+// Content of files as this run leaves them, by absolute path; nullopt for a
+// file it removes. Files not listed are read as they are.
+using PlannedFiles = std::map<std::string, std::optional<std::string>>;
+
+// One assignment that systemd-sysctl applies at boot: file, 1-based line, value.
+struct BootAssignment {
+  std::string file;
+  size_t line = 0;
+  std::string value;
+};
+
+// The /proc/sys path of a key in a sysctl.d file, as systemd-sysctl reads it:
+// when the first separator is a dot, dots and slashes swap roles.
+std::string SysctlFileKeyPath(std::string_view key);
+
+// True when `value` meets `s` (equal, or an integer at least the minimum).
+bool SatisfiedBy(const SysctlSetting& s, std::string_view value);
+
+// For every key set by a file systemd-sysctl reads at the next boot (see
+// boot_sysctl.cc for its rules), the assignment that wins, keyed by /proc/sys
+// path; `planned` stands in for files this run writes or removes.
+StatusOr<std::map<std::string, BootAssignment>> BootSysctlValues(const SystemPaths& sys,
+                                                                 const PlannedFiles& planned);
+
+// A managed key whose value at boot would not meet the setting: `winner` is
+// the assignment that wins instead, nullopt when no file sets the key.
+struct BootConflict {
+  const SysctlSetting* setting;
+  std::optional<BootAssignment> winner;
+};
+std::vector<BootConflict> FindBootConflicts(const std::vector<SysctlSetting>& settings,
+                                            const std::map<std::string, BootAssignment>& boot);
+
+// "key = value: file:line sets other and wins at boot".
+std::string DescribeConflict(const BootConflict& c);
+
+// What the boot check needs from the request and the managed files.
+struct BootPlan {
+  std::string mode;  // sysctl_conflicts: "fail", "override" or "report".
+  std::string sysctl_file;
+  std::string override_file;
+  std::optional<std::string> sysctl_before;
+  std::optional<std::string> override_before;
+};
+
+// Before anything changes: the keys whose boot value would not meet the
+// setting once sysctl_file holds them, recorded in `sysctl_boot_conflicts`.
+// "fail" returns an error naming each file and line; "report" adds warnings;
+// "override" fails only when the override file would not win either.
+StatusOr<std::vector<std::string>> CheckBootConflicts(Work& w, const SystemPaths& sys,
+                                                      const std::vector<SysctlSetting>& settings,
+                                                      const BootPlan& plan);
+
+// The override file after this run: `entries` (key, file value) of the
+// conflicting keys and of keys it already holds; other lines kept.
+std::optional<std::string> OverrideFileContent(
+    const BootPlan& plan, const std::vector<std::string>& conflict_keys,
+    const std::vector<std::pair<std::string, std::string>>& entries);
+
+// Records `sysctl_boot_values` (key -> value at next boot, null when unset)
+// and a diff of them between the managed files `before` and `after` this run
+// (called after the files are written, so both are given).
+Status ReportBootValues(Work& w, const SystemPaths& sys,
+                        const std::vector<std::pair<std::string, std::string>>& entries,
+                        const PlannedFiles& before, const PlannedFiles& after);
 
 }  // namespace pvek8s::kernel_tuning
 

@@ -94,6 +94,8 @@ ansible::ArgSpec Spec() {
       Param("sysctl_file", ParamType::kPath).Default("/etc/sysctl.d/90-k8s.conf"),
       Param("modules_file", ParamType::kPath).Default("/etc/modules-load.d/k8s.conf"),
       Param("state").Default("present").Choices({"present", "absent"}),
+      Param("sysctl_conflicts").Default("fail").Choices({"fail", "override", "report"}),
+      Param("sysctl_override_file", ParamType::kPath).Default("/etc/sysctl.d/99-zz-gcid-k8s.conf"),
   };
   return spec;
 }
@@ -167,6 +169,8 @@ StatusOr<std::string> SwapMode(const json& v, const std::string& profile, bool p
 struct Request {
   std::string sysctl_file;
   std::string modules_file;
+  std::string conflicts;  // "fail", "override" or "report".
+  std::string override_file;
   Plan plan;
   bool present = true;
   std::string swap;  // "off" or "unchanged".
@@ -176,6 +180,13 @@ StatusOr<Request> ParseRequest(const json& p) {
   Request req;
   PVEK8S_ASSIGN_OR_RETURN(req.sysctl_file, RequireAbsolute(p["sysctl_file"], "sysctl_file"));
   PVEK8S_ASSIGN_OR_RETURN(req.modules_file, RequireAbsolute(p["modules_file"], "modules_file"));
+  PVEK8S_ASSIGN_OR_RETURN(req.override_file,
+                          RequireAbsolute(p["sysctl_override_file"], "sysctl_override_file"));
+  if (req.override_file == req.sysctl_file) {
+    return InvalidArgumentError("sysctl_override_file must differ from sysctl_file (" +
+                                req.sysctl_file + ")");
+  }
+  req.conflicts = p["sysctl_conflicts"].get<std::string>();
   const std::string profile = p["profile"].get<std::string>();
   PVEK8S_ASSIGN_OR_RETURN(req.plan, BuildPlan(profile, p["sysctl"], p["modules"]));
   req.present = p["state"] == "present";
@@ -187,6 +198,7 @@ StatusOr<Request> ParseRequest(const json& p) {
 struct ManagedFiles {
   std::optional<std::string> sysctl;
   std::optional<std::string> modules;
+  std::optional<std::string> override;  // sysctl_override_file
 };
 
 // `state: absent` undoes persistence only: live values and loaded modules stay
@@ -197,6 +209,10 @@ Status RemovePersistence(Work& w, const SystemPaths& sys, const Request& req,
   for (const SysctlSetting& s : req.plan.sysctls) keys.emplace_back(s.key, s.value);
   PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.sysctl_file, before.sysctl,
                                    MergeSysctlFile(before.sysctl, keys, true), files_changed));
+  if (before.override) {
+    PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.override_file, before.override,
+                                     MergeSysctlFile(before.override, keys, true), files_changed));
+  }
   PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.modules_file, before.modules,
                                    MergeModulesFile(before.modules, req.plan.modules, true),
                                    files_changed));
@@ -221,6 +237,11 @@ Status RemovePersistence(Work& w, const SystemPaths& sys, const Request& req,
 // the files that persist both, then swap.
 Status ApplyTuning(Work& w, const SystemPaths& sys, const Request& req, const ManagedFiles& before,
                    json& files_changed) {
+  const BootPlan boot{req.conflicts, req.sysctl_file, req.override_file, before.sysctl,
+                      before.override};
+  // Before anything changes: a key that a reboot would undo fails the task here.
+  PVEK8S_ASSIGN_OR_RETURN(std::vector<std::string> conflicts,
+                          CheckBootConflicts(w, sys, req.plan.sysctls, boot));
   bool pending_loads = false;
   PVEK8S_RETURN_IF_ERROR(LoadModules(w, sys, req.plan.modules, pending_loads));
   StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
@@ -228,9 +249,18 @@ Status ApplyTuning(Work& w, const SystemPaths& sys, const Request& req, const Ma
   if (!entries.ok()) return entries.status();
   size_t before_files = files_changed.size();
   if (!req.plan.sysctls.empty() || before.sysctl) {
-    PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.sysctl_file, before.sysctl,
-                                     MergeSysctlFile(before.sysctl, *entries, false),
-                                     files_changed));
+    PlannedFiles after;
+    after[req.sysctl_file] = MergeSysctlFile(before.sysctl, *entries, false);
+    if (req.conflicts == "override") {
+      after[req.override_file] = OverrideFileContent(boot, conflicts, *entries);
+    }
+    for (const auto& [path, content] : after) {
+      const std::optional<std::string>& old =
+          path == req.sysctl_file ? before.sysctl : before.override;
+      PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, path, old, content, files_changed));
+    }
+    const PlannedFiles old{{req.sysctl_file, before.sysctl}, {req.override_file, before.override}};
+    PVEK8S_RETURN_IF_ERROR(ReportBootValues(w, sys, *entries, old, after));
   }
   if (!req.plan.modules.empty()) {
     PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.modules_file, before.modules,
@@ -252,6 +282,7 @@ Status Apply(Work& w, const SystemPaths& sys, const Request& req, json& files_ch
   ManagedFiles before;
   PVEK8S_ASSIGN_OR_RETURN(before.sysctl, ansible::ReadFileIfExists(sys.Path(req.sysctl_file)));
   PVEK8S_ASSIGN_OR_RETURN(before.modules, ansible::ReadFileIfExists(sys.Path(req.modules_file)));
+  PVEK8S_ASSIGN_OR_RETURN(before.override, ansible::ReadFileIfExists(sys.Path(req.override_file)));
   if (!req.present) return RemovePersistence(w, sys, req, before, files_changed);
   return ApplyTuning(w, sys, req, before, files_changed);
 }

@@ -10,6 +10,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
+#include "modules/kernel_tuning/internal.h"
 
 namespace pvek8s::kernel_tuning {
 namespace {
@@ -229,10 +230,11 @@ TEST_CASE("kubernetes profile on a fresh node: loads, sets, persists, swap off; 
   REQUIRE(diff.is_array());
   std::vector<std::string> headers;
   for (const json& d : diff) headers.push_back(d["before_header"]);
-  CHECK(headers ==
-        std::vector<std::string>{"loaded kernel modules", "live kernel parameters (/proc/sys)",
-                                 "/etc/sysctl.d/90-k8s.conf", "/etc/modules-load.d/k8s.conf",
-                                 "active swap (/proc/swaps)", "/etc/fstab", "systemd swap units"});
+  CHECK(headers == std::vector<std::string>{
+                       "loaded kernel modules", "live kernel parameters (/proc/sys)",
+                       "/etc/sysctl.d/90-k8s.conf", "kernel parameters at next boot (sysctl.d)",
+                       "/etc/modules-load.d/k8s.conf", "active swap (/proc/swaps)", "/etc/fstab",
+                       "systemd swap units"});
   CHECK(diff[1]["before"] ==
         "net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 0\n"
         "net.bridge.bridge-nf-call-ip6tables = 0\n");
@@ -255,7 +257,7 @@ TEST_CASE("check mode reports every change and changes nothing") {
   CHECK(node.Snapshot() == before);
   CHECK(r.msg.find("Would load 1 kernel module") == 0);
   CHECK(r.extra["sysctl_changed"].size() == 4);  // ip_forward, 2 bridge keys, instances.
-  CHECK(node.last_render()["diff"].size() == 7);
+  CHECK(node.last_render()["diff"].size() == 8);
 }
 
 TEST_CASE("kubeflow minimums are only ever raised, live and in the file") {
@@ -355,6 +357,135 @@ TEST_CASE("custom files, exact list values, and symlinks leaving the directory a
   CHECK(link.failed);
   CHECK(link.msg.find("symlink") != std::string::npos);
   CHECK(node.Run(json{{"sysctl_file", "relative.conf"}}).failed);
+}
+
+// A node whose other sysctl files undo three kubeflow keys at boot: one in
+// /etc/sysctl.d sorting after 90-k8s.conf, one in /usr/lib/sysctl.d, and one in
+// /etc/sysctl.conf. A same-named /etc file masks a /usr/lib one.
+void AddConflicts(FakeNode& node) {
+  node.Write("/etc/sysctl.d/99-local.conf", "# local\nfs.inotify.max_user_watches = 8192\n");
+  node.Write("/usr/lib/sysctl.d/95-vendor.conf", "; vendor\n-fs/inotify/max_user_instances=128\n");
+  node.Write("/etc/sysctl.conf", "\n#net.ipv4.ip_forward=1\nnet.ipv4.ip_forward = 0\n");
+  node.Write("/usr/lib/sysctl.d/99-masked.conf", "fs.inotify.max_user_watches = 1\n");
+  node.Write("/etc/sysctl.d/99-masked.conf", "# masks the /usr/lib file of that name\n");
+  node.Write("/usr/lib/sysctl.d/10-early.conf", "fs.inotify.max_user_watches = 2\n");
+}
+
+// The values systemd-sysctl would apply at boot, read back from the files alone.
+std::map<std::string, std::string> BootOf(const FakeNode& node) {
+  auto boot = BootSysctlValues(node.sys(), PlannedFiles());
+  REQUIRE(boot.ok());
+  std::map<std::string, std::string> out;
+  for (const auto& [path, a] : *boot) out[path] = a.value;
+  return out;
+}
+
+TEST_CASE("boot values follow systemd-sysctl: masking, name order, sysctl.conf once, key forms") {
+  FakeNode node;
+  AddConflicts(node);
+  node.Write("/run/sysctl.d/50-run.conf", "net.ipv4.conf.eth0/100.forwarding = 1\n");
+  node.Write("/lib/sysctl.d/50-run.conf", "kernel.masked = 1\n");  // Masked by /run.
+  node.Write("/etc/sysctl.d/60-glob.conf", "net.ipv4.conf.*.rp_filter = 2\n-kernel.x\n");
+  auto boot = BootSysctlValues(node.sys(), PlannedFiles());
+  REQUIRE(boot.ok());
+  CHECK((*boot)["fs/inotify/max_user_watches"].file == "/etc/sysctl.d/99-local.conf");
+  CHECK((*boot)["fs/inotify/max_user_watches"].line == 2);
+  CHECK((*boot)["fs/inotify/max_user_instances"].value == "128");
+  CHECK((*boot)["net/ipv4/ip_forward"].file == "/etc/sysctl.conf");
+  CHECK((*boot)["net/ipv4/ip_forward"].line == 3);
+  CHECK((*boot)["net/ipv4/conf/eth0.100/forwarding"].value == "1");
+  CHECK(boot->count("kernel/masked") == 0);
+  CHECK(boot->size() == 4);  // Globs and bare "-key" lines set nothing.
+  // Debian's link makes /etc/sysctl.conf the file named 99-sysctl.conf: counted once.
+  REQUIRE(::symlink("../sysctl.conf", node.Path("/etc/sysctl.d/99-sysctl.conf").c_str()) == 0);
+  auto linked = BootSysctlValues(node.sys(), PlannedFiles());
+  REQUIRE(linked.ok());
+  CHECK((*linked)["net/ipv4/ip_forward"].file == "/etc/sysctl.d/99-sysctl.conf");
+  // A planned file takes part; a planned removal drops a file.
+  auto planned = BootSysctlValues(node.sys(), {{"/etc/sysctl.d/99-local.conf", std::nullopt},
+                                               {"/run/sysctl.d/zz.conf", "kernel.y = 3\n"}});
+  REQUIRE(planned.ok());
+  CHECK((*planned)["fs/inotify/max_user_watches"].value == "2");
+  CHECK((*planned)["kernel/y"].value == "3");
+}
+
+TEST_CASE("sysctl_conflicts=fail (default) names each file and line and changes nothing") {
+  FakeNode node;
+  AddConflicts(node);
+  auto before = node.Snapshot();
+  ansible::Result r = node.Run(json{{"profile", "kubeflow"}});
+  REQUIRE(r.failed);
+  for (const char* where :
+       {"fs.inotify.max_user_watches >= 655360: /etc/sysctl.d/99-local.conf:2 sets 8192",
+        "fs.inotify.max_user_instances >= 1280: /usr/lib/sysctl.d/95-vendor.conf:2 sets 128",
+        "net.ipv4.ip_forward = 1: /etc/sysctl.conf:3 sets 0", "sysctl_conflicts=override"}) {
+    CHECK_MESSAGE(r.msg.find(where) != std::string::npos, r.msg);
+  }
+  CHECK(r.extra["sysctl_boot_conflicts"].size() == 3);
+  CHECK(node.Snapshot() == before);
+}
+
+TEST_CASE("sysctl_conflicts=override persists the keys where they win at boot; idempotent") {
+  FakeNode node;
+  AddConflicts(node);
+  auto before = node.Snapshot();
+  json args{{"profile", "kubeflow"}, {"sysctl_conflicts", "override"}};
+  ansible::Result check = node.Run(args, /*check=*/true);
+  REQUIRE_MESSAGE(!check.failed, check.msg);
+  CHECK(node.Snapshot() == before);
+  CHECK(check.extra["sysctl_boot_values"]["fs.inotify.max_user_watches"] == "700000");
+  ansible::Result r = node.Run(args);
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  CHECK(r.extra["files_changed"] == json{"/etc/sysctl.d/90-k8s.conf",
+                                         "/etc/sysctl.d/99-zz-gcid-k8s.conf",
+                                         "/etc/modules-load.d/k8s.conf"});
+  CHECK(node.Read("/etc/sysctl.d/99-local.conf").find("8192") != std::string::npos);  // Untouched.
+  std::map<std::string, std::string> boot = BootOf(node);
+  CHECK(boot["net/ipv4/ip_forward"] == "1");
+  CHECK(boot["fs/inotify/max_user_instances"] == "1280");
+  CHECK(boot["fs/inotify/max_user_watches"] == "700000");  // Live was already above the minimum.
+  CHECK(boot["net/bridge/bridge-nf-call-iptables"] == "1");
+  CHECK(r.extra["sysctl_boot_values"] == json{{"net.ipv4.ip_forward", "1"},
+                                              {"net.bridge.bridge-nf-call-iptables", "1"},
+                                              {"net.bridge.bridge-nf-call-ip6tables", "1"},
+                                              {"fs.inotify.max_user_instances", "1280"},
+                                              {"fs.inotify.max_user_watches", "700000"}});
+  bool boot_diff = false;
+  for (const json& d : node.last_render()["diff"]) {
+    if (d["before_header"] != "kernel parameters at next boot (sysctl.d)") continue;
+    boot_diff = true;
+    CHECK(d["before"].get<std::string>().find("fs.inotify.max_user_watches = 8192") !=
+          std::string::npos);
+  }
+  CHECK(boot_diff);
+  auto after = node.Snapshot();
+  ansible::Result second = node.Run(args);
+  CHECK_FALSE(second.failed);
+  CHECK_FALSE(second.changed);
+  CHECK(second.extra["sysctl_boot_conflicts"].empty());
+  CHECK(node.Snapshot() == after);
+
+  // A file that sorts after the override file cannot be beaten: refused by name.
+  node.Write("/etc/sysctl.d/zz-last.conf", "net.ipv4.ip_forward = 0\n");
+  ansible::Result last = node.Run(args);
+  CHECK(last.failed);
+  CHECK_MESSAGE(last.msg.find("/etc/sysctl.d/zz-last.conf:1 sets 0") != std::string::npos,
+                last.msg);
+}
+
+TEST_CASE("sysctl_conflicts=report warns about each conflict and goes on") {
+  FakeNode node;
+  AddConflicts(node);
+  ansible::Result r = node.Run(json{{"profile", "kubeflow"}, {"sysctl_conflicts", "report"}});
+  REQUIRE_MESSAGE(!r.failed, r.msg);
+  const json& warnings = node.last_render()["warnings"];
+  CHECK_MESSAGE(warnings.size() == 3, warnings.dump());
+  CHECK_MESSAGE(
+      warnings.dump().find("/usr/lib/sysctl.d/95-vendor.conf:2 sets 128") != std::string::npos,
+      warnings.dump());
+  CHECK(r.extra["sysctl_boot_values"]["fs.inotify.max_user_watches"] == "8192");
+  CHECK_FALSE(Exists(node.Path("/etc/sysctl.d/99-zz-gcid-k8s.conf")));
+  CHECK(node.Run(json{{"sysctl_override_file", "/etc/sysctl.d/90-k8s.conf"}}).failed);
 }
 
 // The binary, run exactly as Ansible runs it: one argument, an args file.
