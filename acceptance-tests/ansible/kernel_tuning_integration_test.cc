@@ -104,12 +104,12 @@ void ResetHosts() {
 // in this file and in kubeadm_join_integration_test runs against nodes
 // without Python, which the collection promises to need.
 TEST_CASE("the test hosts have no Python interpreter") {
+  const std::string script =
+      "for p in python3 /usr/bin/python3 /usr/bin/python3.11; do "
+      "$p -c 'print(1)' 2>/dev/null && echo \"$p runs\"; done; true";
   for (const std::string& h : kHosts) {
     CAPTURE(h);
-    auto r = RunCommand({kTesthosts, "exec", kLab, h, "sh", "-c",
-                         "for p in python3 /usr/bin/python3 /usr/bin/python3.11; do "
-                         "$p -c 'print(1)' 2>/dev/null && echo \"$p runs\"; done; true"},
-                        30s);
+    auto r = RunCommand({kTesthosts, "exec", kLab, h, "sh", "-c", script}, 30s);
     REQUIRE(r.ok());
     CHECK_MESSAGE(r->out.empty(), r->out);
   }

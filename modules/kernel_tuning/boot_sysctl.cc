@@ -147,6 +147,7 @@ namespace {
 std::vector<std::pair<std::string, std::string>> WantedEntries(
     const std::vector<SysctlSetting>& settings) {
   std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(settings.size());
   for (const SysctlSetting& s : settings) out.emplace_back(s.key, s.value);
   return out;
 }
@@ -191,6 +192,7 @@ StatusOr<std::vector<std::string>> CheckBootConflicts(Work& w, const SystemPaths
   std::vector<BootConflict> left = FindBootConflicts(settings, boot);
   if (!left.empty()) {
     std::vector<std::string> still;
+    still.reserve(left.size());
     for (const BootConflict& c : left) still.push_back(DescribeConflict(c));
     return FailedPreconditionError(
         "sysctl keys would not keep their values after a reboot even with " + plan.override_file +

@@ -265,6 +265,7 @@ TEST_CASE("connections are kept alive and shared: one per concurrent caller, not
   constexpr int kCallers = 4;
   std::atomic<int> failures{0};
   std::vector<std::thread> callers;
+  callers.reserve(kCallers);
   for (int t = 0; t < kCallers; ++t) {
     callers.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
