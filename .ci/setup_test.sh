@@ -9,8 +9,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 mkdir -p "$tmp/bin"
-printf '#!/bin/sh\nprintf "install ok installed"\n' >"$tmp/bin/dpkg-query"
+cat >"$tmp/bin/dpkg-query" <<'SH'
+#!/bin/sh
+for p in "$@"; do
+  case $p in -*) ;; *) echo "$p install ok installed" ;; esac
+done
+SH
 chmod +x "$tmp/bin/dpkg-query"
+# Nothing may be installed: an apt-get call means the package check broke.
+printf '#!/bin/sh\necho "apt-get called: $*" >&2\nexit 100\n' >"$tmp/bin/apt-get"
+chmod +x "$tmp/bin/apt-get"
 
 # with_terraform VERSION_LINE: a fake terraform that prints VERSION_LINE.
 with_terraform() {
