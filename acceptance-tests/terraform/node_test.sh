@@ -323,7 +323,7 @@ check "the error says authentication failed" output_has "Authentication failed!"
 bad_node ubuntu-2204-template dhcp >main.tf
 sed -i "s/$PVE_FP/00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF/" main.tf
 expect_exit 1 "a wrong fingerprint is refused" tf apply -auto-approve
-check "the error shows the pinned fingerprint" output_has "00112233445566778899aabbccddeeff"
+check "the error shows the pinned fingerprint" output_has "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11"
 bad_node ubuntu-2204-template dhcp >main.tf
 sed -i "s#$PVE_URL#https://127.0.0.1:9#" main.tf
 expect_exit 1 "an unreachable endpoint fails" tf apply -auto-approve
