@@ -122,7 +122,7 @@ TEST_CASE("a malformed fingerprint says what is wrong and shows the expected for
   auto s = ResolveConnection(Config({}), env.Lookup(), d);
   REQUIRE_FALSE(s.ok());
   CHECK(s.status().code() == StatusCode::kInvalidArgument);
-  const std::string& m = s.status().message();
+  const std::string m = s.status().message();  // status() is a copy
   CHECK(m.find("PROXMOX_VE_TLS_FINGERPRINT") != std::string::npos);
   CHECK(m.find("has 's' at position 1") != std::string::npos);
   CHECK(m.find("AB:CD:...:EF") != std::string::npos);
