@@ -77,14 +77,12 @@ check "a ticket's PUT without CSRF is refused ($status_line)" \
 
 # Wait, with a deadline derived from the lifetime, until that ticket (the
 # newest issued) is refused: every ticket the provider had is dead.
-deadline=$((SECONDS + LIFETIME + 3))
-until [[ $(curl -sk -o /dev/null -w '%{http_code}' -b "PVEAuthCookie=$ticket" \
-  "$PVE_URL/api2/json/version") == 401 ]]; do
-  if ((SECONDS > deadline)); then break; fi
-  sleep 0.2
-done
-check "every ticket issued so far has expired" test "$(curl -sk -o /dev/null -w '%{http_code}' \
-  -b "PVEAuthCookie=$ticket" "$PVE_URL/api2/json/version")" = 401
+ticket_refused() {
+  test "$(curl -sk -o /dev/null -w '%{http_code}' -b "PVEAuthCookie=$ticket" \
+    "$PVE_URL/api2/json/version")" = 401
+}
+check "every ticket issued so far has expired" \
+  wait_until $((LIFETIME + 3)) "the newest ticket to be refused" ticket_refused
 
 config 3072 >main.tf
 mark=$(log_mark)
