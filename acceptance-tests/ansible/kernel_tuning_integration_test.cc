@@ -344,6 +344,34 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("a module blacklisted for boot is refused by name; zram swap at boot is masked") {
+  ResetHosts();
+  OnHost("h1",
+         "mkdir -p /etc/modprobe.d; echo 'blacklist br_netfilter' >/etc/modprobe.d/zz-local.conf");
+  for (const std::string& h : kHosts) {
+    OnHost(h,
+           "mkdir -p /etc/systemd/system; printf '[zram0]\\n' >/etc/systemd/zram-generator.conf");
+  }
+  Run refused = Playbook("kernel_tuning.yml", {});
+  CHECK(refused.rc != 0);
+  std::string msg = TaskResult(refused, "h1")["msg"];
+  CHECK_MESSAGE(msg.find("br_netfilter: /etc/modprobe.d/zz-local.conf:1: blacklist br_netfilter") !=
+                    std::string::npos,
+                msg);
+  CHECK(OnHost("h1", "test -e /etc/modules-load.d/k8s.conf || echo none") == "none\n");
+  for (const std::string& h : {std::string("h2"), std::string("h3")}) {
+    CAPTURE(h);
+    json r = TaskResult(refused, h);
+    CHECK(r["modules_boot_conflicts"].empty());
+    CHECK(r["swap_units_masked"].dump().find("dev-zram0.swap") != std::string::npos);
+    CHECK(r["swap_boot"].empty());
+    CHECK(OnHost(h, "readlink /etc/systemd/system/dev-zram0.swap") == "/dev/null\n");
+  }
+  Run reported = Playbook("kernel_tuning.yml", {{"kt_modules_conflicts", "report"}});
+  CHECK(reported.rc == 0);
+  CHECK(TaskResult(reported, "h1")["warnings"].dump().find("zz-local.conf:1") != std::string::npos);
+}
+
 TEST_CASE("state absent removes what the module persisted, then changes nothing") {
   Run absent = Playbook("kernel_tuning.yml",
                         {{"kt_profile", "kubeflow"}, {"kt_state", "absent"}, {"kt_swap", "off"}});

@@ -11,8 +11,6 @@
 // `sysctl --system` reads it last). Glob keys are not evaluated: systemd
 // excludes keys set explicitly anywhere from glob matching, and the module's
 // keys are always explicit in its own file.
-#include <dirent.h>
-
 #include <array>
 #include <map>
 
@@ -29,37 +27,11 @@ constexpr std::array<std::string_view, 5> kSysctlDirs = {"/etc/sysctl.d", "/run/
                                                          "/usr/local/lib/sysctl.d",
                                                          "/usr/lib/sysctl.d", "/lib/sysctl.d"};
 
-bool IsConfName(std::string_view name) {
-  return name.size() > 5 && name.substr(name.size() - 5) == ".conf" && name[0] != '.';
-}
-
-// The directory part of an absolute path ("/etc/sysctl.d/x.conf" -> "/etc/sysctl.d").
-std::string_view DirOf(std::string_view path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
-
-// The files systemd-sysctl reads, keyed (and so ordered) by file name, each
-// with the absolute path that wins for that name. `planned` adds files this
-// run creates and drops the ones it removes.
+// The files systemd-sysctl reads: the sysctl.d directories, and
+// /etc/sysctl.conf under the name 99-sysctl.conf unless a file of that name
+// exists (Debian links it).
 std::map<std::string, std::string> BootFiles(const SystemPaths& sys, const PlannedFiles& planned) {
-  std::map<std::string, std::string> files;
-  for (std::string_view dir : kSysctlDirs) {
-    std::map<std::string, bool> names;  // name -> present after this run
-    if (DIR* d = ::opendir(sys.Path(dir).c_str())) {
-      while (const dirent* e = ::readdir(d)) {
-        if (e->d_type != DT_DIR && IsConfName(e->d_name)) names[e->d_name] = true;
-      }
-      ::closedir(d);
-    }
-    for (const auto& [path, content] : planned) {
-      if (DirOf(path) != dir || !IsConfName(path.substr(dir.size() + 1))) continue;
-      names[path.substr(dir.size() + 1)] = content.has_value();
-    }
-    for (const auto& [name, present] : names) {
-      if (present) files.emplace(name, std::string(dir) + "/" + name);
-    }
-  }
+  std::map<std::string, std::string> files = ConfDirFiles(sys, kSysctlDirs, planned);
   auto sysctl_conf = planned.find("/etc/sysctl.conf");
   bool conf_exists = sysctl_conf != planned.end() ? sysctl_conf->second.has_value()
                                                   : PathExists(sys.Path("/etc/sysctl.conf"));
@@ -95,13 +67,7 @@ StatusOr<std::map<std::string, BootAssignment>> BootSysctlValues(const SystemPat
                                                                  const PlannedFiles& planned) {
   std::map<std::string, BootAssignment> out;
   for (const auto& [name, path] : BootFiles(sys, planned)) {
-    std::optional<std::string> content;
-    auto p = planned.find(path);
-    if (p != planned.end()) {
-      content = p->second;
-    } else {
-      PVEK8S_ASSIGN_OR_RETURN(content, ansible::ReadFileIfExists(sys.Path(path)));
-    }
+    PVEK8S_ASSIGN_OR_RETURN(std::optional<std::string> content, ReadPlanned(sys, planned, path));
     if (!content) continue;
     size_t number = 0;
     for (std::string_view line : Lines(*content)) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,14 +99,58 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> ApplySysctls(
     Work& w, const SystemPaths& sys, const std::vector<SysctlSetting>& settings,
     const std::optional<std::string>& file_before, bool pending_loads);
 
-// Turns active swap off, comments out fstab swap entries and masks swap units
-// that do not come from fstab (swap.cc). Failing to mask a unit the admin
-// defined, or to reload systemd, is a warning, not an error.
-Status TurnSwapOff(Work& w, const SystemPaths& sys);
-
 // Content of files as this run leaves them, by absolute path; nullopt for a
 // file it removes. Files not listed are read as they are.
 using PlannedFiles = std::map<std::string, std::optional<std::string>>;
+
+// Turns active swap off, comments out fstab swap entries and masks the swap
+// units and services that would turn swap on at boot (swap.cc), unless
+// `conflicts` (swap_conflicts) is "report": then it warns about each. Records
+// `swap_boot`. Failing to reload systemd is a warning, not an error.
+Status TurnSwapOff(Work& w, const SystemPaths& sys, const std::string& conflicts);
+
+// Something that turns swap on at boot besides fstab (boot_swap.cc): a swap
+// unit, a zram-generator device or a swap service, not masked.
+struct SwapSource {
+  std::string unit;    // Unit name ("dev-zram0.swap", "zramswap.service").
+  std::string origin;  // The file that makes it happen.
+  bool maskable;       // False for a unit file the admin wrote in /etc/systemd/system.
+};
+std::vector<SwapSource> BootSwapSources(const SystemPaths& sys);
+
+// "unit (origin)".
+std::string DescribeSwapSource(const SwapSource& s);
+
+// Before anything changes: "fail" refuses any boot swap source, "override"
+// only those it cannot mask, each named with its file; "report" passes.
+Status CheckBootSwap(Work& w, const SystemPaths& sys, const std::string& mode);
+
+// True when `name` is built into the running kernel (modules_load.cc).
+bool ModuleBuiltIn(const SystemPaths& sys, std::string_view name);
+
+// Before anything changes: whether systemd-modules-load loads each of
+// `modules` at the next boot once the `planned` files are written
+// (boot_modules.cc); records `modules_boot` and `modules_boot_conflicts`.
+// `mode` (modules_conflicts) "fail" returns an error naming each blocking file
+// and line, "report" adds warnings.
+Status CheckBootModules(Work& w, const SystemPaths& sys, const std::vector<std::string>& modules,
+                        const PlannedFiles& planned, const std::string& mode);
+
+// The *.conf files that a systemd-style reader (systemd-sysctl,
+// systemd-modules-load, libkmod's modprobe.d) takes from `dirs`, listed from
+// highest to lowest priority: a name in an earlier directory masks the same
+// name in later ones. Keyed (and so ordered) by file name, each with the path
+// that wins; `planned` adds the files this run creates and drops the ones it
+// removes.
+std::map<std::string, std::string> ConfDirFiles(const SystemPaths& sys,
+                                                std::span<const std::string_view> dirs,
+                                                const PlannedFiles& planned);
+
+// The content of `path` as this run leaves it: the planned one, else the file's
+// (nullopt when it does not exist).
+StatusOr<std::optional<std::string>> ReadPlanned(const SystemPaths& sys,
+                                                 const PlannedFiles& planned,
+                                                 const std::string& path);
 
 // One assignment that systemd-sysctl applies at boot: file, 1-based line, value.
 struct BootAssignment {

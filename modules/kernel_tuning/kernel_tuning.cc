@@ -96,6 +96,8 @@ ansible::ArgSpec Spec() {
       Param("state").Default("present").Choices({"present", "absent"}),
       Param("sysctl_conflicts").Default("fail").Choices({"fail", "override", "report"}),
       Param("sysctl_override_file", ParamType::kPath).Default("/etc/sysctl.d/99-zz-gcid-k8s.conf"),
+      Param("modules_conflicts").Default("fail").Choices({"fail", "report"}),
+      Param("swap_conflicts").Default("override").Choices({"override", "fail", "report"}),
   };
   return spec;
 }
@@ -171,6 +173,8 @@ struct Request {
   std::string modules_file;
   std::string conflicts;  // "fail", "override" or "report".
   std::string override_file;
+  std::string modules_conflicts;  // "fail" or "report".
+  std::string swap_conflicts;     // "override", "fail" or "report".
   Plan plan;
   bool present = true;
   std::string swap;  // "off" or "unchanged".
@@ -187,6 +191,8 @@ StatusOr<Request> ParseRequest(const json& p) {
                                 req.sysctl_file + ")");
   }
   req.conflicts = p["sysctl_conflicts"].get<std::string>();
+  req.modules_conflicts = p["modules_conflicts"].get<std::string>();
+  req.swap_conflicts = p["swap_conflicts"].get<std::string>();
   const std::string profile = p["profile"].get<std::string>();
   PVEK8S_ASSIGN_OR_RETURN(req.plan, BuildPlan(profile, p["sysctl"], p["modules"]));
   req.present = p["state"] == "present";
@@ -242,6 +248,12 @@ Status ApplyTuning(Work& w, const SystemPaths& sys, const Request& req, const Ma
   // Before anything changes: a key that a reboot would undo fails the task here.
   PVEK8S_ASSIGN_OR_RETURN(std::vector<std::string> conflicts,
                           CheckBootConflicts(w, sys, req.plan.sysctls, boot));
+  const std::optional<std::string> modules_after =
+      req.plan.modules.empty() ? before.modules
+                               : MergeModulesFile(before.modules, req.plan.modules, false);
+  PVEK8S_RETURN_IF_ERROR(CheckBootModules(
+      w, sys, req.plan.modules, {{req.modules_file, modules_after}}, req.modules_conflicts));
+  if (req.swap == "off") PVEK8S_RETURN_IF_ERROR(CheckBootSwap(w, sys, req.swap_conflicts));
   bool pending_loads = false;
   PVEK8S_RETURN_IF_ERROR(LoadModules(w, sys, req.plan.modules, pending_loads));
   StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
@@ -263,9 +275,8 @@ Status ApplyTuning(Work& w, const SystemPaths& sys, const Request& req, const Ma
     PVEK8S_RETURN_IF_ERROR(ReportBootValues(w, sys, *entries, old, after));
   }
   if (!req.plan.modules.empty()) {
-    PVEK8S_RETURN_IF_ERROR(ApplyFile(w, sys, req.modules_file, before.modules,
-                                     MergeModulesFile(before.modules, req.plan.modules, false),
-                                     files_changed));
+    PVEK8S_RETURN_IF_ERROR(
+        ApplyFile(w, sys, req.modules_file, before.modules, modules_after, files_changed));
   }
   if (files_changed.size() > before_files) {
     w.summary.push_back(
@@ -274,7 +285,7 @@ Status ApplyTuning(Work& w, const SystemPaths& sys, const Request& req, const Ma
             files_changed.begin() + static_cast<json::difference_type>(before_files),
             files_changed.end())));
   }
-  if (req.swap == "off") PVEK8S_RETURN_IF_ERROR(TurnSwapOff(w, sys));
+  if (req.swap == "off") PVEK8S_RETURN_IF_ERROR(TurnSwapOff(w, sys, req.swap_conflicts));
   return Status::Ok();
 }
 

@@ -10,6 +10,7 @@
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
+#include "modules/kernel_tuning/fake_node.h"
 #include "modules/kernel_tuning/internal.h"
 
 namespace pvek8s::kernel_tuning {
@@ -21,87 +22,7 @@ using ansible::testing::TempDir;
 using ansible::testing::WriteText;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A fake node: /proc/sys, /proc/swaps, /sys/module, /etc and stand-in
-// modprobe/swapoff under a temporary root.
-class FakeNode {
- public:
-  FakeNode() {
-    sys_.root = dir_.path();
-    sys_.kernel_release = "6.1.0-test";
-    sys_.modprobe = Path("/sbin/modprobe");
-    sys_.swapoff = Path("/sbin/swapoff");
-    sys_.systemctl = Path("/sbin/systemctl");
-    Write("/proc/sys/net/ipv4/ip_forward", "0\n");
-    Write("/proc/sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
-    Write("/proc/sys/fs/inotify/max_user_instances", "128\n");
-    Write("/proc/sys/fs/inotify/max_user_watches", "700000\n");
-    Write("/proc/swaps",
-          "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
-          "/swap.img                               file\t\t2097148\t\t0\t\t-2\n");
-    Write("/etc/fstab", "# /etc/fstab\nUUID=abc / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n");
-    Write("/usr/lib/systemd/system/extra.swap", "[Swap]\nWhat=/extra\n");
-    Write("/run/systemd/generator/dev-zram0.swap", "[Swap]\nWhat=/dev/zram0\n");
-    Write("/run/systemd/generator/swap.img.swap",
-          "[Unit]\nSourcePath=/etc/fstab\n[Swap]\nWhat=/swap.img\n");
-    std::filesystem::create_directories(Path("/etc/sysctl.d"));
-    std::filesystem::create_directories(Path("/etc/modules-load.d"));
-    std::filesystem::create_directories(Path("/etc/systemd/system"));
-    std::filesystem::create_directories(Path("/sys/module/overlay"));
-    // modprobe: logs, "loads" the module, and br_netfilter brings its sysctls.
-    Write(
-        "/sbin/modprobe",
-        "#!/bin/sh\nR='" + dir_.path() + "'\necho \"$*\" >> \"$R/calls.log\"\n" +
-            "for m in \"$@\"; do case \"$m\" in -*) ;; *) mkdir -p \"$R/sys/module/$m\"\n" +
-            "  touch \"$R/sys/module/$m/initstate\"\n" +
-            "  if [ \"$m\" = br_netfilter ] && [ ! -e \"$R/no-bridge\" ]; then\n" +
-            "    mkdir -p \"$R/proc/sys/net/bridge\"\n" +
-            "    echo 0 > \"$R/proc/sys/net/bridge/bridge-nf-call-iptables\"\n" +
-            "    echo 0 > \"$R/proc/sys/net/bridge/bridge-nf-call-ip6tables\"\n  fi;; esac; done\n",
-        0755);
-    Write("/sbin/swapoff",
-          "#!/bin/sh\nR='" + dir_.path() + "'\necho \"swapoff $*\" >> \"$R/calls.log\"\n" +
-              "head -n1 \"$R/proc/swaps\" > \"$R/swaps.new\" && mv \"$R/swaps.new\" "
-              "\"$R/proc/swaps\"\n",
-          0755);
-  }
-
-  std::string Path(const std::string& abs) const { return dir_.path() + abs; }
-  void Write(const std::string& abs, const std::string& content, mode_t mode = 0644) {
-    WriteText(Path(abs), content, mode);
-  }
-  std::string Read(const std::string& abs) const { return ReadText(Path(abs)); }
-  const SystemPaths& sys() const { return sys_; }
-
-  // Every file's path and content, to prove check mode wrote nothing.
-  std::map<std::string, std::string> Snapshot() const {
-    std::map<std::string, std::string> out;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
-      std::string rel = e.path().string().substr(dir_.path().size());
-      out[rel] = e.is_symlink()        ? "-> " + std::filesystem::read_symlink(e.path()).string()
-                 : e.is_regular_file() ? ReadText(e.path().string())
-                                       : "<dir>";
-    }
-    return out;
-  }
-
-  ansible::Result Run(json args, bool check = false, bool diff = true) {
-    args["_ansible_check_mode"] = check;
-    args["_ansible_diff"] = diff;
-    auto validated = ansible::ValidateArgs(args, Spec(), "gcid.k8s.kernel_tuning");
-    REQUIRE_MESSAGE(validated.ok(), validated.status().message());
-    ansible::Module module(ansible::ParseAnsibleFlags(args), std::move(validated).value(), args);
-    ansible::Result r = kernel_tuning::Run(module, sys_);
-    last_render_ = json::parse(module.Render(r), nullptr, false);
-    return r;
-  }
-  const json& last_render() const { return last_render_; }
-
- private:
-  TempDir dir_;
-  SystemPaths sys_;
-  json last_render_;
-};
+using testing::FakeNode;
 
 TEST_CASE("profiles expand to modules and keys; user keys override") {
   auto k8s = BuildPlan("kubernetes", json::object(), json::array());
@@ -234,7 +155,7 @@ TEST_CASE("kubernetes profile on a fresh node: loads, sets, persists, swap off; 
                        "loaded kernel modules", "live kernel parameters (/proc/sys)",
                        "/etc/sysctl.d/90-k8s.conf", "kernel parameters at next boot (sysctl.d)",
                        "/etc/modules-load.d/k8s.conf", "active swap (/proc/swaps)", "/etc/fstab",
-                       "systemd swap units"});
+                       "systemd swap units", "swap turned on at next boot (besides fstab)"});
   CHECK(diff[1]["before"] ==
         "net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 0\n"
         "net.bridge.bridge-nf-call-ip6tables = 0\n");
@@ -257,7 +178,7 @@ TEST_CASE("check mode reports every change and changes nothing") {
   CHECK(node.Snapshot() == before);
   CHECK(r.msg.find("Would load 1 kernel module") == 0);
   CHECK(r.extra["sysctl_changed"].size() == 4);  // ip_forward, 2 bridge keys, instances.
-  CHECK(node.last_render()["diff"].size() == 8);
+  CHECK(node.last_render()["diff"].size() == 9);
 }
 
 TEST_CASE("kubeflow minimums are only ever raised, live and in the file") {
@@ -537,7 +458,7 @@ TEST_CASE("the module binary speaks the protocol and is static and small") {
   CHECK(interp == !ansible::testing::kStaticModuleBinaries);
   CHECK(dynamic == !ansible::testing::kStaticModuleBinaries);
   MESSAGE("kernel_tuning binary: " << elf.size() << " bytes"
-                                   << (interp ? ", dynamic (sanitizer build)" : ", static"));
+                                   << std::string(interp ? ", dynamic (sanitizer build)" : ", static"));
 }
 
 }  // namespace

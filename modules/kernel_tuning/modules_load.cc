@@ -62,6 +62,10 @@ class ModuleProbe {
 
 }  // namespace
 
+bool ModuleBuiltIn(const SystemPaths& sys, std::string_view name) {
+  return ModuleProbe(sys).State(name) == ModuleState::kBuiltin;
+}
+
 bool ValidModuleName(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '-') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

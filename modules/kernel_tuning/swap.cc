@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -6,7 +5,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include "modules/ansible/command.h"
 #include "modules/ansible/file_util.h"
@@ -152,61 +150,22 @@ Status DisableFstabSwap(Work& w, const SystemPaths& sys, bool& reload_systemd) {
   return Status::Ok();
 }
 
-// Swap units that do not come from fstab (cloud images and installers ship
-// them as unit files). Generated units count too (zram-generator's
-// dev-zram0.swap), except those systemd-fstab-generator made from the fstab
-// lines DisableFstabSwap handles: masking those would keep swap off after
-// `state: absent` restores fstab.
-std::set<std::string> SwapUnits(const SystemPaths& sys) {
-  std::set<std::string> units;
-  for (const char* dir : {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
-                          "/run/systemd/generator", "/run/systemd/generator.late"}) {
-    DIR* d = ::opendir(sys.Path(dir).c_str());
-    if (d == nullptr) continue;
-    const bool generated = std::string_view(dir).rfind("/run/", 0) == 0;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".swap") != 0) continue;
-      if (generated) {
-        StatusOr<std::optional<std::string>> unit =
-            ansible::ReadFileIfExists(sys.Path(std::string(dir) + "/" + name));
-        if (!unit.ok() || !*unit || (*unit)->find("SourcePath=/etc/fstab") != std::string::npos) {
-          continue;
-        }
-      }
-      units.insert(name);
-    }
-    ::closedir(d);
-  }
-  return units;
-}
-
-// Masks the `units` not masked yet; sets `reload_systemd` when it masks any.
-// A unit the admin defined in /etc/systemd/system is left alone with a warning.
-Status MaskSwapUnits(Work& w, const SystemPaths& sys, const std::set<std::string>& units,
-                     bool& reload_systemd) {
+// Masks the maskable `sources`; sets `reload_systemd` when it masks any.
+Status MaskSwapSources(Work& w, const SystemPaths& sys, const std::vector<SwapSource>& sources,
+                       bool& reload_systemd) {
   json masked = json::array();
   std::string units_before, units_after;
-  for (const std::string& unit : units) {
-    std::string link = sys.Path("/etc/systemd/system/" + unit);
-    char target[256];
-    ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
-    if (n > 0 && std::string(target, static_cast<size_t>(n)) == "/dev/null") continue;  // Masked.
-    if (n < 0 && PathExists(link)) {
-      w.extra.emplace("warnings_internal", json::array());
-      w.extra["warnings_internal"].push_back("swap unit " + unit +
-                                             " is defined in /etc/systemd/system; remove it or "
-                                             "disable it yourself");
-      continue;
-    }
-    masked.push_back(unit);
-    units_before += unit + " enabled\n";
-    units_after += unit + " masked\n";
+  for (const SwapSource& s : sources) {
+    if (!s.maskable) continue;
+    masked.push_back(s.unit);
+    units_before += s.unit + " enabled\n";
+    units_after += s.unit + " masked\n";
     w.changed = true;
     reload_systemd = true;
     if (w.check) continue;
+    std::string link = sys.Path("/etc/systemd/system/" + s.unit);
     if (::symlink("/dev/null", link.c_str()) != 0) {
-      return InternalError("cannot mask " + unit + ": " + std::strerror(errno));
+      return InternalError("cannot mask " + s.unit + ": " + std::strerror(errno));
     }
   }
   AddDiff(w, units_before, units_after, "systemd swap units");
@@ -216,6 +175,26 @@ Status MaskSwapUnits(Work& w, const SystemPaths& sys, const std::set<std::string
                         Plural(masked.size(), "swap unit", "swap units"));
   }
   return Status::Ok();
+}
+
+// Records `swap_boot`: what turns swap on at the next boot once this run is
+// done (in check mode, once it would be), with a diff against before.
+void ReportBootSwap(Work& w, const std::vector<SwapSource>& before,
+                    const std::vector<SwapSource>& after_run) {
+  json boot = json::array();
+  std::string before_text, after_text;
+  for (const SwapSource& s : before) before_text += DescribeSwapSource(s) + "\n";
+  for (const SwapSource& s : after_run) {
+    if (w.check && s.maskable && w.extra["swap_units_masked"].size() > 0) {
+      bool would_mask = false;
+      for (const json& m : w.extra["swap_units_masked"]) would_mask |= m == s.unit;
+      if (would_mask) continue;
+    }
+    boot.push_back(DescribeSwapSource(s));
+    after_text += DescribeSwapSource(s) + "\n";
+  }
+  w.extra["swap_boot"] = boot;
+  AddDiff(w, before_text, after_text, "swap turned on at next boot (besides fstab)");
 }
 
 // Lets systemd forget fstab-generated swap units now rather than at next boot.
@@ -232,12 +211,23 @@ void ReloadSystemd(Work& w, const SystemPaths& sys) {
 
 }  // namespace
 
-Status TurnSwapOff(Work& w, const SystemPaths& sys) {
+Status TurnSwapOff(Work& w, const SystemPaths& sys, const std::string& conflicts) {
   PVEK8S_RETURN_IF_ERROR(TurnActiveSwapOff(w, sys));
-  // Boot-time swap: fstab entries and swap units, which are masked.
+  // Boot-time swap: fstab entries are commented out; units and services are
+  // masked unless swap_conflicts says only to report them.
   bool reload_systemd = false;
   PVEK8S_RETURN_IF_ERROR(DisableFstabSwap(w, sys, reload_systemd));
-  PVEK8S_RETURN_IF_ERROR(MaskSwapUnits(w, sys, SwapUnits(sys), reload_systemd));
+  const std::vector<SwapSource> before = BootSwapSources(sys);
+  if (conflicts == "report") {
+    w.extra["swap_units_masked"] = json::array();
+    for (const SwapSource& s : before) {
+      w.extra.emplace("warnings_internal", json::array());
+      w.extra["warnings_internal"].push_back("swap at next boot: " + DescribeSwapSource(s));
+    }
+  } else {
+    PVEK8S_RETURN_IF_ERROR(MaskSwapSources(w, sys, before, reload_systemd));
+  }
+  ReportBootSwap(w, before, BootSwapSources(sys));
   if (reload_systemd) ReloadSystemd(w, sys);
   return Status::Ok();
 }
