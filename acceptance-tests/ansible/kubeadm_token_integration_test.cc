@@ -142,7 +142,7 @@ TEST_CASE("a worker added after the token's TTL joins once kubeadm_token registe
   }
   REQUIRE(Expiry(kOld) < std::time(nullptr));
 
-  SUBCASE("without registration both the expired and the rotated token are refused") {
+  {  // Without registration both the expired and the rotated token are refused.
     for (const char* token : {kOld, kNew}) {
       CAPTURE(token);
       Run join = Join("h2", token);
