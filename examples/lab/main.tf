@@ -45,7 +45,7 @@ resource "proxmox_k8s_node" "k8s" {
   name        = local.names[count.index]
   description = "k8s pps"
   target_node = var.proxmox_nodes[count.index % length(var.proxmox_nodes)]
-  template    = var.template
+  template    = lookup(var.node_templates, local.names[count.index], var.template)
   role        = count.index == 0 ? "control-plane" : "worker"
   cluster     = proxmox_k8s_cluster.lab.id
   memory      = 8192

@@ -20,6 +20,12 @@ variable "template" {
   default     = "ubuntu-2204-template"
 }
 
+variable "node_templates" {
+  description = "Per-node template overrides by node name, for rebuilding nodes from a new template one at a time (README: rolling rebuild)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "node_subnet" {
   description = "Subnet of the nodes' static addresses."
   type        = string
