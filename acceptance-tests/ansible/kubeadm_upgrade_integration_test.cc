@@ -196,7 +196,7 @@ TEST_CASE(
 
   node_check = Upgrade("h2:h3", "node", "v1.27.3", {"--check", "--diff"}, false);
   CHECK(node_check.rc == 0);
-  CHECK(node_check.out.find("would run kubeadm upgrade node") != std::string::npos);
+  CHECK(node_check.out.find("changed: [h2]") != std::string::npos);
   CHECK(node_check.out.find("+kubernetes version: v1.27.3") != std::string::npos);
   CHECK(Upgrades("h2") == "");
   Run nodes = Upgrade("h2:h3", "node", "v1.27.3");
