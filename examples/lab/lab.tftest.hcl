@@ -48,15 +48,15 @@ run "add_a_worker_plans_one_create" {
   command = plan
 
   variables {
-    proxmox_nodes = ["pve1", "pve2", "pve3", "pve1"]
+    workers = 3
   }
 
   assert {
     condition     = length(proxmox_k8s_node.k8s) == 4 && proxmox_k8s_node.k8s[3].role == "worker"
-    error_message = "A fourth host entry adds a fourth node, a worker."
+    error_message = "A third worker adds a fourth node, a worker."
   }
   assert {
     condition     = proxmox_k8s_node.k8s[3].ipv4_address == "192.168.100.174" && proxmox_k8s_node.k8s[3].target_node == "pve1"
-    error_message = "The new node takes the next address and the host it is given."
+    error_message = "The new node takes the next address and the next host round-robin (pve1)."
   }
 }

@@ -22,8 +22,11 @@ terraform {
 provider "proxmox" {}
 
 locals {
-  names = [for i in range(length(var.proxmox_nodes)) : "k8spps${i + 1}"]
-  ips   = [for i in range(length(var.proxmox_nodes)) : cidrhost(var.node_subnet, var.first_host + i)]
+  # One control plane and var.workers workers, placed round-robin on the
+  # Proxmox VE hosts: the fourth node (workers = 3) goes to the first host.
+  node_count = 1 + var.workers
+  names      = [for i in range(local.node_count) : "k8spps${i + 1}"]
+  ips        = [for i in range(local.node_count) : cidrhost(var.node_subnet, var.first_host + i)]
   # The first node runs the control plane.
   control_plane_ip = local.ips[0]
 }
@@ -34,14 +37,15 @@ resource "proxmox_k8s_cluster" "lab" {
   kubernetes_version     = var.kubernetes_version
   pod_subnet             = var.pod_subnet
   service_subnet         = var.service_subnet
+  token_ttl              = var.token_ttl
 }
 
 resource "proxmox_k8s_node" "k8s" {
-  count       = length(var.proxmox_nodes)
+  count       = local.node_count
   name        = local.names[count.index]
   description = "k8s pps"
-  target_node = var.proxmox_nodes[count.index]
-  template    = var.template
+  target_node = var.proxmox_nodes[count.index % length(var.proxmox_nodes)]
+  template    = lookup(var.node_templates, local.names[count.index], var.template)
   role        = count.index == 0 ? "control-plane" : "worker"
   cluster     = proxmox_k8s_cluster.lab.id
   memory      = 8192

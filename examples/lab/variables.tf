@@ -1,13 +1,29 @@
 variable "proxmox_nodes" {
-  description = "Proxmox VE hosts, one Kubernetes node on each (the first is the control plane)."
+  description = "Proxmox VE hosts the nodes are placed on, round-robin (the control plane on the first)."
   type        = list(string)
   default     = ["pve1", "pve2", "pve3"]
+}
+
+variable "workers" {
+  description = "Number of worker nodes (k8spps2, k8spps3, ...). Raise it to add a worker, then run site.yml and cluster.yml; lower it after remove-node.yml."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.workers >= 0 && var.workers == floor(var.workers)
+    error_message = "workers must be a whole number, 0 or more."
+  }
 }
 
 variable "template" {
   description = "Cloud-init template to clone (Ubuntu 22.04 with qemu-guest-agent)."
   type        = string
   default     = "ubuntu-2204-template"
+}
+
+variable "node_templates" {
+  description = "Per-node template overrides by node name, for rebuilding nodes from a new template one at a time (README: rolling rebuild)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "node_subnet" {
@@ -47,6 +63,12 @@ variable "ssh_public_keys" {
 variable "cluster_name" {
   type    = string
   default = "lab"
+}
+
+variable "token_ttl" {
+  description = "Lifetime of the bootstrap token; the next terraform apply after it issues a new one, which cluster.yml registers on the control plane before joins."
+  type        = string
+  default     = "24h"
 }
 
 variable "kubernetes_version" {

@@ -61,4 +61,14 @@ idoc=$(ansible-doc gcid.k8s.kubeadm_init 2>&1) || { echo "$idoc"; fail "ansible-
 for word in ca_cert_pem ca_key_pem bootstrap_token control_plane_endpoint upload_certs; do
   grep -q -- "$word" <<<"$idoc" || fail "ansible-doc kubeadm_init lacks '$word'"
 done
+ddoc=$(ansible-doc gcid.k8s.node_drain 2>&1) || { echo "$ddoc"; fail "ansible-doc node_drain"; }
+for word in node state kubeconfig timeout grace_period ignore_daemonsets delete_emptydir_data force \
+    evicted schedulable_before; do
+  grep -q -- "$word" <<<"$ddoc" || fail "ansible-doc node_drain lacks '$word'"
+done
+rdoc=$(ansible-doc gcid.k8s.kubeadm_reset 2>&1) || { echo "$rdoc"; fail "ansible-doc kubeadm_reset"; }
+for word in cri_socket remove_cni_config flush_iptables clear_ipvs remove_kubeconfig kubeconfig_path \
+    removed; do
+  grep -q -- "$word" <<<"$rdoc" || fail "ansible-doc kubeadm_reset lacks '$word'"
+done
 echo "collection_test: ok ($(stat -c %s "$tarball") byte tarball)"

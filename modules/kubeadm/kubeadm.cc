@@ -192,7 +192,9 @@ Classified ClassifyFailure(std::string_view output) {
     c.cls = FailureClass::kCaMismatch;
   } else if (Contains(low, "connection refused") || Contains(low, "no route to host") ||
              Contains(low, "i/o timeout") || Contains(low, "network is unreachable") ||
-             Contains(low, "no such host") || Contains(low, "context deadline exceeded")) {
+             Contains(low, "no such host") || Contains(low, "context deadline exceeded") ||
+             // kubectl's words for a refused connection.
+             Contains(low, "the connection to the server")) {
     c.cls = FailureClass::kUnreachable;
   }
   return c;

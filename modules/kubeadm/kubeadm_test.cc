@@ -140,6 +140,9 @@ TEST_CASE("failure classification from kubeadm's texts") {
         FailureClass::kCaMismatch);
   CHECK(ClassifyFailure("dial tcp 1.2.3.4:6443: connect: no route to host").cls ==
         FailureClass::kUnreachable);
+  CHECK(ClassifyFailure("The connection to the server 10.0.0.1:6443 was refused - did you specify "
+                        "the right host or port?")
+            .cls == FailureClass::kUnreachable);
   CHECK(ClassifyFailure("something else entirely").cls == FailureClass::kOther);
   Classified p = ClassifyFailure(
       "[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]: exists\n"

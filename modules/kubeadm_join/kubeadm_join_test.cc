@@ -52,6 +52,12 @@ class Node {
  public:
   Node() {
     WriteText(dir_ / "kubeadm", ReadText(KUBEADM_STANDIN), 0755);
+    // Subcommands kubeadm sources from files next to it (kubeadm-reset.sh, ...).
+    for (const auto& f : std::filesystem::directory_iterator(
+             std::filesystem::path(KUBEADM_STANDIN).parent_path())) {
+      std::string n = f.path().filename();
+      if (n.starts_with("kubeadm-")) WriteText(dir_ / n, ReadText(f.path()), 0755);
+    }
     ::setenv(kTestRootEnv, dir_.path().c_str(), 1);
     WriteText(dir_ / "version", "v1.30.4\n");
     WriteText(dir_ / "mode", "success\n");
