@@ -222,6 +222,8 @@ class Simulator {
   Result AgentNetwork(Request& r);
   // sim_vzdump.cc
   Result Vzdump(Request& r);
+  void VzdumpStep(const std::string& upid, const std::vector<int>& vmids, size_t k,
+                  const std::string& mode);
   // The rules for setting or deleting the `lock` option through config.
   std::optional<Result> CheckLockChange(Request& r, const Vm& vm, bool sets_lock,
                                         bool deletes_lock);

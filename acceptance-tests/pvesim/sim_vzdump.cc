@@ -59,58 +59,55 @@ Simulator::Result Simulator::Vzdump(Request& r) {
   const std::string mode = r.Get("mode", "snapshot");
   Task& task = NewTask(node, "vzdump", vmids.size() == 1 ? std::to_string(vmids[0]) : "", r);
   const std::string upid = task.upid;
-  const double each = options_.timings.vzdump;
-  // One VM after the other, as vzdump does: VM k holds `backup` during
-  // [k * each, (k + 1) * each).
-  for (size_t k = 0; k < vmids.size(); ++k) {
-    const int vmid = vmids[k];
-    scheduler_.Schedule(static_cast<double>(k) * each, [=, this] {
-      Task& t = tasks_[upid];
-      Vm* v = FindVm(vmid);
-      std::string id = std::to_string(vmid);
-      t.log.push_back("INFO: Starting Backup of VM " + id + " (qemu)");
-      if (v == nullptr) {
-        t.log.push_back("ERROR: Backup of VM " + id + " failed - unable to find VM " + id);
-        ++t.warnings;
-        return;
-      }
-      if (v->conf.contains("lock")) {
-        t.log.push_back("ERROR: Backup of VM " + id + " failed - VM is locked (" + v->conf["lock"] +
-                        ")");
-        ++t.warnings;
-        return;
-      }
-      v->conf["lock"] = "backup";
-      // Mode stop shuts the guest down for the copy; snapshot and suspend
-      // keep it running (a suspend backup pauses it only briefly).
-      bool restart = mode == "stop" && v->running;
-      if (restart) v->running = false;
-      t.log.push_back("INFO: Backup started (mode " + mode + ")");
-      SaveVm(*v);
-      scheduler_.Schedule(each, [=, this] {
-        Task& t2 = tasks_[upid];
-        Vm* w = FindVm(vmid);
-        if (w == nullptr) return;
-        auto lock = w->conf.find("lock");
-        if (lock != w->conf.end() && lock->second == "backup") w->conf.erase(lock);
-        if (restart && !w->running) {
-          w->running = true;
-          w->started_at = WallNow();
-        }
-        SaveVm(*w);
-        t2.log.push_back("INFO: Finished Backup of VM " + id);
-      });
-    });
-  }
-  scheduler_.Schedule(static_cast<double>(vmids.size()) * each, [=, this] {
-    Task& t = tasks_[upid];
+  VzdumpStep(upid, vmids, 0, mode);
+  return Result::Ok(upid);
+}
+
+// VM `k` of the job: takes its `backup` lock, releases it `vzdump` seconds
+// later and goes on with the next, so that the lock is gone before the task
+// ends, as in Proxmox. Runs with the state mutex held.
+void Simulator::VzdumpStep(const std::string& upid, const std::vector<int>& vmids, size_t k,
+                           const std::string& mode) {
+  Task& t = tasks_[upid];
+  if (k == vmids.size()) {
     // Errors of single VMs do not stop the job; they fail it at the end.
     int errors = t.warnings;
     t.warnings = 0;
     if (errors == 0) t.log.push_back("INFO: Backup job finished successfully");
     FinishTask(t, errors == 0 ? "" : "job errors");
+    return;
+  }
+  const int vmid = vmids[k];
+  const std::string id = std::to_string(vmid);
+  Vm* v = FindVm(vmid);
+  t.log.push_back("INFO: Starting Backup of VM " + id + " (qemu)");
+  if (v == nullptr || v->conf.contains("lock")) {
+    t.log.push_back(
+        "ERROR: Backup of VM " + id + " failed - " +
+        (v == nullptr ? "unable to find VM " + id : "VM is locked (" + v->conf["lock"] + ")"));
+    ++t.warnings;
+    return VzdumpStep(upid, vmids, k + 1, mode);
+  }
+  v->conf["lock"] = "backup";
+  // Mode stop shuts the guest down for the copy; snapshot and suspend keep
+  // it running (a suspend backup pauses it only briefly).
+  const bool restart = mode == "stop" && v->running;
+  if (restart) v->running = false;
+  t.log.push_back("INFO: Backup started (mode " + mode + ")");
+  SaveVm(*v);
+  scheduler_.Schedule(options_.timings.vzdump, [=, this] {
+    if (Vm* w = FindVm(vmid)) {
+      auto lock = w->conf.find("lock");
+      if (lock != w->conf.end() && lock->second == "backup") w->conf.erase(lock);
+      if (restart && !w->running) {
+        w->running = true;
+        w->started_at = WallNow();
+      }
+      SaveVm(*w);
+    }
+    tasks_[upid].log.push_back("INFO: Finished Backup of VM " + id);
+    VzdumpStep(upid, vmids, k + 1, mode);
   });
-  return Result::Ok(upid);
 }
 
 }  // namespace pvek8s::pvesim
