@@ -111,6 +111,7 @@ void Simulator::RegisterRoutes() {
   routes_["GET " + q + "/agent"] = &Simulator::GetAgentIndex;
   routes_["POST " + q + "/agent/ping"] = &Simulator::AgentPing;
   routes_["GET " + q + "/agent/network-get-interfaces"] = &Simulator::AgentNetwork;
+  add("POST", "/nodes/{node}/vzdump", &Simulator::Vzdump);
   add("GET", "/nodes/{node}/tasks", &Simulator::ListTasks);
   add("GET", "/nodes/{node}/tasks/{upid}", &Simulator::GetTaskIndex);
   add("DELETE", "/nodes/{node}/tasks/{upid}", &Simulator::StopTask);

@@ -45,6 +45,7 @@ struct Timings {
   double vm_lock_timeout = 10;    // lock_config for config, power, resize, destroy.
   double clone_lock_timeout = 1;  // Clone's source and target locks.
   double storage_lock_timeout = 10;
+  double vzdump = 0;  // A backup (POST vzdump): how long each VM holds `backup`.
 
   static std::optional<Timings> ForProfile(std::string_view name);
   // Sets one field by name (the names above, without suffixes: "clone_base", ...).
@@ -219,6 +220,13 @@ class Simulator {
   Result GetAgentIndex(Request& r);
   Result AgentPing(Request& r);
   Result AgentNetwork(Request& r);
+  // sim_vzdump.cc
+  Result Vzdump(Request& r);
+  void VzdumpStep(const std::string& upid, const std::vector<int>& vmids, size_t k,
+                  const std::string& mode);
+  // The rules for setting or deleting the `lock` option through config.
+  std::optional<Result> CheckLockChange(Request& r, const Vm& vm, bool sets_lock,
+                                        bool deletes_lock);
   // sim_tasks_storage.cc
   Result ListTasks(Request& r);
   Result GetTaskIndex(Request& r);

@@ -171,6 +171,7 @@ std::optional<Timings> Timings::ForProfile(std::string_view name) {
   t.config = 0.3;
   t.agent = 10.0;
   t.resources_lag = 5.0;
+  t.vzdump = 180.0;
   return t;
 }
 
@@ -191,7 +192,8 @@ bool Timings::Set(std::string_view name, double v) {
                                                 {"auth_fail_delay", &auth_fail_delay},
                                                 {"vm_lock_timeout", &vm_lock_timeout},
                                                 {"clone_lock_timeout", &clone_lock_timeout},
-                                                {"storage_lock_timeout", &storage_lock_timeout}};
+                                                {"storage_lock_timeout", &storage_lock_timeout},
+                                                {"vzdump", &vzdump}};
   auto it = fields.find(name);
   if (it == fields.end() || v < 0 || v > 3600) return false;
   *it->second = v;

@@ -1,4 +1,5 @@
 // VM configuration: config GET/PUT/POST, pending, cloud-init, resize.
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -141,7 +142,9 @@ std::optional<Simulator::Result> Simulator::UpdateConfig(Request& r, Vm* vm, int
   if (r.Has("digest") && r.Get("digest") != ConfigDigest(*vm)) {
     return Result::Fail(500, "checksum mismatch (file change by other user?)");
   }
-  if (vm->conf.contains("lock") && !r.Bool("skiplock") && !sets.contains("lock")) {
+  bool lock_deleted = std::find(deletes.begin(), deletes.end(), "lock") != deletes.end();
+  if (auto e = CheckLockChange(r, *vm, sets.contains("lock"), lock_deleted)) return e;
+  if (vm->conf.contains("lock") && !r.Bool("skiplock")) {
     return Result::Fail(500, "VM is locked (" + vm->conf["lock"] + ")");
   }
   if (auto e = PrepareConfigValues(vm, &sets)) return e;

@@ -140,6 +140,12 @@ class Resource {
     (void)req;
     (void)resp;
   }
+  // Called for a destroy plan instead (req.config and the plan are null): it
+  // may only add diagnostics, e.g. a warning about what the delete will meet.
+  virtual void ModifyDestroyPlan(const PlanRequest& req, Diagnostics& diags) const {
+    (void)req;
+    (void)diags;
+  }
   virtual void Create(const CreateRequest& req, ApplyResponse& resp) = 0;
   virtual void Read(const ReadRequest& req, ReadResponse& resp) = 0;
   virtual void Update(const UpdateRequest& req, ApplyResponse& resp) = 0;

@@ -461,6 +461,9 @@ WirePlanResponse Server::PlanResourceChange(const std::string& type_name,
   if (proposed.IsNull()) {
     // Destroy: the plan must be null, the private data kept for apply.
     resp.planned_state = Encode(Value::Null(type), type, resp.diagnostics);
+    PlanRequest req{
+        .ctx = &ctx_, .prior_state = prior, .config = cfg, .prior_private = prior_private};
+    r->ModifyDestroyPlan(req, resp.diagnostics);
     return resp;
   }
   Value planned = ApplyDefaults(block, cfg, proposed);

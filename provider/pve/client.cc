@@ -58,8 +58,17 @@ bool Client::IsNotFound(const Status& status) { return status.code() == StatusCo
 
 bool Client::IsLockTimeout(const std::string& message) {
   return message.find("got timeout") != std::string::npos ||
-         message.find("got lock request timeout") != std::string::npos ||
-         message.find("VM is locked") != std::string::npos;
+         message.find("got lock request timeout") != std::string::npos;
+}
+
+std::optional<std::string> Client::VmLockIn(const std::string& message) {
+  static constexpr std::string_view kPrefix = "VM is locked (";
+  size_t at = message.find(kPrefix);
+  if (at == std::string::npos) return std::nullopt;
+  size_t begin = at + kPrefix.size();
+  size_t end = message.find(')', begin);
+  if (end == std::string::npos || end == begin) return std::nullopt;
+  return message.substr(begin, end - begin);
 }
 
 bool Client::Backoff(std::chrono::milliseconds d) {
@@ -189,6 +198,7 @@ StatusOr<nlohmann::json> Client::Call(const std::string& method, const std::stri
       default:
         break;
     }
+    if (VmLockIn(message)) return FailedPreconditionError(text);
     if (IsLockTimeout(message)) {
       last = AbortedError(text);
       continue;  // Proxmox did nothing; try again.
@@ -229,6 +239,7 @@ Status Client::WaitTaskOk(const std::string& upid, std::chrono::seconds timeout,
   if (!r.ok()) return r.status().WithPrefix(what);
   if (r->ok()) return Status::Ok();
   const std::string& e = r->exitstatus;
+  if (VmLockIn(e)) return FailedPreconditionError(what + ": " + e);
   if (IsLockTimeout(e)) return AbortedError(what + ": " + e);
   if (e.find("already exists") != std::string::npos) return AlreadyExistsError(what + ": " + e);
   if (e.find("does not exist") != std::string::npos) return NotFoundError(what + ": " + e);

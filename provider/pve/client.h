@@ -68,10 +68,13 @@ class Client {
   // Errors carry the method, path, HTTP status and Proxmox's message; codes:
   // 401 kUnauthenticated, 403 kPermissionDenied, 400 kInvalidArgument,
   // "does not exist" kNotFound, "already exists" kAlreadyExists, lock
-  // timeouts kAborted, other 5xx and transport failures kUnavailable.
+  // timeouts kAborted, "VM is locked (<lock>)" kFailedPrecondition, other
+  // 5xx and transport failures kUnavailable.
   // Retries transport failures on GET, PUT and DELETE (repeating them is
   // harmless), 5xx on GET, and lock timeouts on every method (Proxmox did
-  // nothing when it could not take the lock). A POST lost in transit is the
+  // nothing when it could not take the lock). A VM's config lock is not
+  // retried here: it may be held for minutes (a backup), so waiting for it is
+  // the caller's, bounded by its own deadline (VmLockIn). A POST lost in transit is the
   // caller's to verify: it may have been carried out. A non-zero `timeout`
   // bounds each attempt instead of ClientOptions::timeout_seconds (for calls
   // that may hang, such as guest agent commands).
@@ -86,8 +89,12 @@ class Client {
 
   // True when `status` means the VM (or its config file) does not exist.
   static bool IsNotFound(const Status& status);
-  // True for Proxmox's lock timeouts, in an HTTP error or a task's exit status.
+  // True for Proxmox's lock timeouts (a flock not taken within its 10 s or
+  // 1 s), in an HTTP error or a task's exit status.
   static bool IsLockTimeout(const std::string& message);
+  // The config lock named by Proxmox's "VM is locked (<lock>)" in `message`
+  // (an HTTP error or a task's exit status), or nullopt.
+  static std::optional<std::string> VmLockIn(const std::string& message);
 
   const ClientOptions& options() const { return options_; }
   // Sleeps `d` in small steps, returning false as soon as the client is

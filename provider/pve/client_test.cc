@@ -245,10 +245,22 @@ TEST_CASE("a lock timeout in an HTTP 500 is kAborted and retried on every method
     CHECK(h.fake->Count(method, "/p") == 2);
 
     Harness stuck;
-    stuck.fake->On(method, "/p", Always(FakeTransport::Error(500, "VM is locked (clone)")));
+    stuck.fake->On(method, "/p", Always(FakeTransport::Error(500, kLockTimeout)));
     auto r = stuck.client->Call(method, "/p");
     CHECK(r.status().code() == StatusCode::kAborted);
     CHECK(stuck.fake->Count(method, "/p") == 4);  // max_attempts
+  }
+}
+
+TEST_CASE("a VM's config lock is kFailedPrecondition at once: its holder may take minutes") {
+  for (const char* method : kMethods) {
+    CAPTURE(std::string(method));
+    Harness h;
+    h.fake->On(method, "/p", Always(FakeTransport::Error(500, "VM is locked (backup)")));
+    auto r = h.client->Call(method, "/p");
+    CHECK(r.status().code() == StatusCode::kFailedPrecondition);
+    CHECK(r.status().message().find("VM is locked (backup)") != std::string::npos);
+    CHECK(h.fake->Count(method, "/p") == 1);
   }
 }
 
@@ -326,7 +338,11 @@ TEST_CASE("cancellation stops a retry loop during its backoff") {
 TEST_CASE("IsLockTimeout knows Proxmox's lock messages") {
   CHECK(Client::IsLockTimeout(kLockTimeout));
   CHECK(Client::IsLockTimeout("trying to acquire lock...got lock request timeout"));
-  CHECK(Client::IsLockTimeout("VM is locked (clone)"));
+  CHECK_FALSE(Client::IsLockTimeout("VM is locked (clone)"));
+  CHECK(Client::VmLockIn("VM is locked (clone)\n") == "clone");
+  CHECK(Client::VmLockIn("stop failed: VM is locked (snapshot-delete)") == "snapshot-delete");
+  CHECK_FALSE(Client::VmLockIn("VM is locked ()").has_value());
+  CHECK_FALSE(Client::VmLockIn(kLockTimeout).has_value());
   CHECK_FALSE(Client::IsLockTimeout("VM 100 does not exist"));
   CHECK_FALSE(Client::IsLockTimeout("command 'qm start' failed: exit code 1"));
 }
@@ -379,6 +395,7 @@ TEST_CASE("a failed task is an error carrying its exit status, classified") {
       {kLockTimeout, StatusCode::kAborted},
       {"unable to create VM 101: config file already exists", StatusCode::kAlreadyExists},
       {"storage 'fast' does not exist", StatusCode::kNotFound},
+      {"VM is locked (backup)", StatusCode::kFailedPrecondition},
   };
   for (const auto& c : cases) {
     CAPTURE(c.exitstatus);

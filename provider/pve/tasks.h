@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "provider/base/status.h"
 #include "provider/pve/client.h"
@@ -16,6 +17,20 @@ namespace pvek8s::pve {
 // synchronously and return null) is OK at once.
 Status WaitForTask(Client& client, const std::string& upid,
                    std::chrono::steady_clock::time_point deadline, const std::string& what);
+
+// A task that is still running, as GET /nodes/{node}/tasks lists it.
+struct ActiveTask {
+  std::string upid;
+  std::string type;  // vzdump, qmsnapshot, qmigrate, ...
+  std::string id;    // usually the vmid
+  std::string user;
+};
+
+// GET /nodes/{node}/tasks?source=active: the tasks running on `node`.
+// (No vmid filter: a backup job of several VMs runs as one vzdump task with
+// an empty id.) Proxmox lists only the caller's own tasks unless it has
+// Sys.Audit on /nodes/{node}, so an empty list proves nothing without it.
+StatusOr<std::vector<ActiveTask>> ListActiveTasks(Client& client, const std::string& node);
 
 }  // namespace pvek8s::pve
 

@@ -9,6 +9,7 @@
 #include "provider/base/log.h"
 #include "provider/pve/propstring.h"
 #include "provider/pve/qemu.h"
+#include "provider/resources/k8s_node/locks.h"
 #include "provider/resources/k8s_node/marker.h"
 #include "provider/resources/k8s_node/node_apply.h"
 #include "provider/resources/k8s_node/node_config.h"
@@ -50,6 +51,10 @@ class K8sNodeResource : public framework::Resource {
 
   void ValidateConfig(const Value& config, Diagnostics& diags) const override;
   void ModifyPlan(const framework::PlanRequest& req, framework::PlanResponse& resp) const override;
+  void ModifyDestroyPlan(const framework::PlanRequest& req, Diagnostics& diags) const override {
+    NodeModel prior = NodeModel::FromValue(req.prior_state);
+    WarnLocked(req, req.prior_state, "delete", prior.timeouts.delete_seconds, diags);
+  }
 
   void Create(const framework::CreateRequest& req, ApplyResponse& resp) override {
     auto client = data_->Client(req.ctx);
@@ -88,6 +93,10 @@ class K8sNodeResource : public framework::Resource {
                   const std::optional<std::string>& static_ip) const;
   void PlanDisk(const Value& prior, Value& plan, Diagnostics& diags) const;
   void WarnReboots(const Value& prior, const Value& plan, Diagnostics& diags) const;
+  // A plan that changes or deletes a locked VM says so (one config read, and
+  // only when the provider is configured from known values).
+  void WarnLocked(const framework::PlanRequest& req, const Value& prior, const std::string& op,
+                  int64_t timeout_seconds, Diagnostics& diags) const;
 
   ProviderData* data_;
   framework::Schema schema_;
@@ -198,6 +207,23 @@ void K8sNodeResource::WarnReboots(const Value& prior, const Value& plan, Diagnos
   }
 }
 
+void K8sNodeResource::WarnLocked(const framework::PlanRequest& req, const Value& prior,
+                                 const std::string& op, int64_t timeout_seconds,
+                                 Diagnostics& diags) const {
+  auto node_name = prior.GetString("target_node");
+  auto vmid = prior.GetInt("vmid");
+  if (!node_name || !vmid || !data_->ConnectionFinal()) return;
+  auto client = data_->Client(req.ctx);
+  if (!client.ok()) return;  // the apply reports it
+  pve::VmRef vm{*node_name, *vmid};
+  auto conf = pve::GetVmConfig(**client, vm);
+  if (!conf.ok()) return;  // refresh has reported a VM that is gone
+  std::string name = prior.GetString("name").value_or("");
+  if (auto text = node::LockPlanWarning(vm, name, conf->lock, op, timeout_seconds)) {
+    diags.AddWarning("VM is locked", *text);
+  }
+}
+
 void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
                                  framework::PlanResponse& resp) const {
   Value& plan = resp.planned_state;
@@ -212,6 +238,14 @@ void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
     return;
   }
   bool replacing = !resp.requires_replace.empty();
+  if (!(plan == prior)) {
+    NodeModel m = NodeModel::FromValue(replacing ? prior : plan);
+    if (replacing) {
+      WarnLocked(req, prior, "delete", m.timeouts.delete_seconds, resp.diagnostics);
+    } else {
+      WarnLocked(req, prior, "update", m.timeouts.update_seconds, resp.diagnostics);
+    }
+  }
   PlanDisk(prior, plan, resp.diagnostics);
   WarnReboots(prior, plan, resp.diagnostics);
   if (!(plan.Attr("ip") == prior.Attr("ip")) || replacing) {
@@ -315,10 +349,20 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
     resp.state = prior_v;
     return;
   }
+  // A backup or snapshot holding the VM: wait for it before changing
+  // anything, so that a deadline leaves the VM and the state as they were.
+  node::LockWait wait{"update", plan.timeouts.update_seconds, deadline};
+  s = node::AwaitUnlocked(c, vm, wait);
+  if (!s.ok()) {
+    resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
+    resp.state = prior_v;
+    return;
+  }
   if (priv.owner.empty()) priv.owner = HexEncode(RandomBytes(8));  // adopt after import
   resp.private_data = priv.Dump();
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
-  s = node::ConfigureVm(c, vm, prior, plan, marker, deadline);
+  s = node::RetryWhileLocked(
+      c, vm, wait, [&] { return node::ConfigureVm(c, vm, prior, plan, marker, deadline); });
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
     resp.state = prior_v;
@@ -329,13 +373,19 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   bool cloudinit = node::CloudInitDiffers(prior, plan);
   bool hw = prior.memory_mib != plan.memory_mib || prior.cpu != plan.cpu;
   const std::string& policy = plan.on_cloudinit_change;
-  if (cloudinit && policy != "ignore") s = pve::RegenerateCloudInit(c, vm);
+  auto power = [&](pve::PowerAction action) {
+    return node::RetryWhileLocked(c, vm, wait,
+                                  [&] { return node::Power(c, vm, action, deadline); });
+  };
+  if (cloudinit && policy != "ignore") {
+    s = node::RetryWhileLocked(c, vm, wait, [&] { return pve::RegenerateCloudInit(c, vm); });
+  }
   if (s.ok() && was && !want) {
-    s = node::Power(c, vm, pve::PowerAction::kStop, deadline);
+    s = power(pve::PowerAction::kStop);
   } else if (s.ok() && !was && want) {
-    s = node::Power(c, vm, pve::PowerAction::kStart, deadline);
+    s = power(pve::PowerAction::kStart);
   } else if (s.ok() && was && want && ((cloudinit && policy == "reboot") || hw)) {
-    s = node::Power(c, vm, pve::PowerAction::kReboot, deadline);
+    s = power(pve::PowerAction::kReboot);
   }
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
@@ -363,7 +413,11 @@ void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& d
     diags.AddStatus(own, "Refusing to delete VM " + std::to_string(vm.vmid));
     return;
   }
-  Status s = node::DestroyVm(c, vm, deadline);
+  node::LockWait wait{"delete", prior.timeouts.delete_seconds, deadline};
+  Status s = node::AwaitUnlocked(c, vm, wait);
+  if (s.ok()) {
+    s = node::RetryWhileLocked(c, vm, wait, [&] { return node::DestroyVm(c, vm, deadline); });
+  }
   if (!s.ok()) diags.AddStatus(s, "Deleting VM " + std::to_string(vm.vmid) + " failed");
 }
 

@@ -7,6 +7,7 @@
 #include "provider/base/log.h"
 #include "provider/pve/qemu.h"
 #include "provider/pve/tasks.h"
+#include "provider/resources/k8s_node/locks.h"
 #include "provider/resources/k8s_node/node_config.h"
 #include "provider/resources/k8s_node/placement.h"
 #include "provider/resources/k8s_node/plan_checks.h"
@@ -116,6 +117,13 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
       // Another client took the id between nextid and the clone.
       log::Info("VM id taken by another client; retrying with another id",
                 {{"vmid", id}, {"attempt", attempt + 1}});
+      continue;
+    }
+    if (s.code() == StatusCode::kFailedPrecondition && pve::Client::VmLockIn(s.message())) {
+      // The template is locked (a backup of it, say): wait for it as an
+      // update waits for its VM, bounded by the create timeout.
+      PVEK8S_RETURN_IF_ERROR(AwaitUnlocked(c, {tmpl.node, tmpl.vmid},
+                                           {"create", m.timeouts.create_seconds, deadline}));
       continue;
     }
     if (s.code() == StatusCode::kAborted) {  // a lock timeout

@@ -345,10 +345,20 @@ framework::Schema NodeSchema() {
                                 "start. Refresh never waits."}},
       {.type_name = "timeouts",
        .nesting = NestedBlock::Nesting::kSingle,
-       .block = {.attributes = {Str("create", "Create timeout (default `20m`)."),
-                                Str("update", "Update timeout (default `20m`)."),
-                                Str("delete", "Delete timeout (default `10m`).")},
-                 .description = "Operation timeouts, as durations."}},
+       .block = {.attributes = {Str("create",
+                                    "Create timeout (default `20m`); also bounds "
+                                    "the wait for a locked template."),
+                                Str("update",
+                                    "Update timeout (default `20m`); also bounds "
+                                    "the wait for the VM's lock (a backup, say)."),
+                                Str("delete",
+                                    "Delete timeout (default `10m`); also bounds "
+                                    "the wait for the VM's lock.")},
+                 .description = "Operation timeouts, as durations. A VM locked by a task "
+                                "(`backup`, `snapshot`, `migrate`, `clone`, ...) is waited for "
+                                "until the deadline, which then fails naming the lock; a lock "
+                                "that never clears by itself (`suspended`, or one no task "
+                                "holds) fails at once with the `qm unlock` advice."}},
   };
   for (auto& b : s.block.blocks) {
     if (b.type_name == "timeouts") {
