@@ -146,8 +146,14 @@ const std::vector<Flag>& Flags() {
          c->profile = v;
          return Status::Ok();
        }},
-      {"--timing", "NAME=SECONDS", "override one timing; repeatable", SetTiming},
-      {"--fault", "SPEC", "fault injection; repeatable", SetFault},
+      {"--timing", "NAME=SECONDS",
+       "override one timing (README: Profiles; e.g. migrate, migrate_per_gib, ha_delay, "
+       "ha_fence); repeatable",
+       SetTiming},
+      {"--fault", "SPEC",
+       "fault injection (lock-timeout:OP:P, http-500:METHOD:PATH:P[:MSG], drop-connection:P, "
+       "latency:D[:P[:PATH]], migrate:P); repeatable",
+       SetFault},
       {"--seed", "N", "seeds MACs, UUIDs, salts and fault decisions (random)", SetSeed},
       {"--storage", "ID:TYPE:CONTENT[:shared]", "an extra storage on every node; repeatable",
        SetStorage},

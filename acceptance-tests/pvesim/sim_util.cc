@@ -172,6 +172,10 @@ std::optional<Timings> Timings::ForProfile(std::string_view name) {
   t.agent = 10.0;
   t.resources_lag = 5.0;
   t.vzdump = 180.0;
+  t.migrate = 3.0;
+  t.migrate_per_gib = 1.0;
+  t.ha_delay = 10.0;
+  t.ha_fence = 120.0;
   return t;
 }
 
@@ -193,7 +197,11 @@ bool Timings::Set(std::string_view name, double v) {
                                                 {"vm_lock_timeout", &vm_lock_timeout},
                                                 {"clone_lock_timeout", &clone_lock_timeout},
                                                 {"storage_lock_timeout", &storage_lock_timeout},
-                                                {"vzdump", &vzdump}};
+                                                {"vzdump", &vzdump},
+                                                {"migrate", &migrate},
+                                                {"migrate_per_gib", &migrate_per_gib},
+                                                {"ha_delay", &ha_delay},
+                                                {"ha_fence", &ha_fence}};
   auto it = fields.find(name);
   if (it == fields.end() || v < 0 || v > 3600) return false;
   *it->second = v;
