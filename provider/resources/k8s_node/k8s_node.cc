@@ -245,12 +245,16 @@ void K8sNodeResource::PlanMove(const framework::PlanRequest& req,
   auto to = plan.GetString("target_node");
   if (!to || *to == *from) return;
   plan = plan.WithAttr("id", Value::String(*to + "/" + std::to_string(*vmid)));
-  resp.diagnostics.AddWarning(name + " will be migrated",
-                              name + " (VM " + std::to_string(*vmid) + ") will be migrated from " +
-                                  *from + " to " + *to +
-                                  " in place: online when it runs, keeping its vmid, MACs and "
-                                  "disks.");
-  if (c) node::CheckMove(*c, {*from, *vmid}, name, *to, resp.diagnostics);
+  Diagnostics checks;
+  if (c) node::CheckMove(*c, {*from, *vmid}, name, *to, checks);
+  if (!checks.HasError()) {
+    resp.diagnostics.AddWarning(name + " will be migrated",
+                                name + " (VM " + std::to_string(*vmid) +
+                                    ") will be migrated from " + *from + " to " + *to +
+                                    " in place: online when it runs, keeping its vmid, MACs "
+                                    "and disks.");
+  }
+  resp.diagnostics.Append(checks);
 }
 
 void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
