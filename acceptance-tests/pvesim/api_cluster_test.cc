@@ -36,7 +36,7 @@ TEST_CASE("a shared storage lets a full clone land on another node") {
 TEST_CASE("offline migration moves the VM and its local disks") {
   Sim s;
   Client& c = s.client;
-  CloneOk(c, 190, {{"name", "mover"}});
+  CloneOk(c, 190, {{"name", "mover"}, {"full", "1"}});
   json pre = c.Call("GET", "/nodes/pve1/qemu/190/migrate", {{"target", "pve2"}}).data();
   CHECK(pre["running"] == 0);
   CHECK(pre["allowed_nodes"] == json{"pve2", "pve3"});

@@ -92,7 +92,13 @@ StatusOr<FaultSpec> ParseFaultSpec(std::string_view spec) {
     if (p.size() == 4) f.path = p[3];
     return f;
   }
-  return bad("unknown kind (lock-timeout, http-500, drop-connection, latency)");
+  if (spec.starts_with("migrate:")) {
+    auto p = SplitColon(spec, 2);
+    f.kind = FaultSpec::Kind::kMigrate;
+    if (!ParseProbability(p[1], &f.probability)) return bad("probability must be in [0,1]");
+    return f;
+  }
+  return bad("unknown kind (lock-timeout, http-500, drop-connection, latency, migrate)");
 }
 
 }  // namespace pvek8s::pvesim

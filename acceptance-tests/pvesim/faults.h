@@ -11,7 +11,7 @@
 namespace pvek8s::pvesim {
 
 struct FaultSpec {
-  enum class Kind { kLockTimeout, kHttp500, kDropConnection, kLatency };
+  enum class Kind { kLockTimeout, kHttp500, kDropConnection, kLatency, kMigrate };
   Kind kind = Kind::kLatency;
   std::string op;          // kLockTimeout: clone, config, start, stop, shutdown, reboot,
                            // resize, delete, cloudinit, create, or "*".
@@ -28,6 +28,7 @@ struct FaultSpec {
 //   http-500:METHOD:PATH:P[:MESSAGE]
 //   drop-connection:P
 //   latency:DURATION[:P[:PATH]] (DURATION like 50ms, 0.2s or 2)
+//   migrate:P (per request: a random VM is migrated to another online node)
 StatusOr<FaultSpec> ParseFaultSpec(std::string_view spec);
 
 }  // namespace pvek8s::pvesim

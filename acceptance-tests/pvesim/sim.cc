@@ -124,6 +124,20 @@ void Simulator::RegisterRoutes() {
   add("PUT", "/pools", &Simulator::UpdatePool);
   add("DELETE", "/pools", &Simulator::DeletePool);
   add("GET", "/pools/{poolid}", &Simulator::GetPool);
+  // Moves: params_moves.cc declares these paths.
+  add("GET", "/cluster/ha/resources", &Simulator::ListHaResources);
+  add("POST", "/cluster/ha/resources", &Simulator::CreateHaResource);
+  add("PUT", "/cluster/ha/resources/{sid}", &Simulator::UpdateHaResource);
+  add("DELETE", "/cluster/ha/resources/{sid}", &Simulator::DeleteHaResource);
+  add("POST", "/cluster/ha/resources/{sid}/migrate", &Simulator::HaResourceMigrate);
+  for (const char* kind : {"/cluster/ha/groups", "/cluster/ha/rules"}) {
+    const std::string one = std::string(kind) + (kind[12] == 'g' ? "/{group}" : "/{rule}");
+    routes_["GET " + std::string(kind)] = &Simulator::ListHaConfig;
+    routes_["POST " + std::string(kind)] = &Simulator::CreateHaConfig;
+    routes_["GET " + one] = &Simulator::GetHaConfig;
+    routes_["DELETE " + one] = &Simulator::DeleteHaConfig;
+  }
+  add("PUT", "/pvesim/nodes/{node}", &Simulator::SetNodeState);
   add("PUT", "/pools/{poolid}", &Simulator::UpdatePool);
   add("DELETE", "/pools/{poolid}", &Simulator::DeletePool);
 }

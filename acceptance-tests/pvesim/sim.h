@@ -45,6 +45,10 @@ struct Timings {
   double vm_lock_timeout = 10;    // lock_config for config, power, resize, destroy.
   double clone_lock_timeout = 1;  // Clone's source and target locks.
   double storage_lock_timeout = 10;
+  double migrate = 0;          // Every qmigrate task (phase 1, SSH, start on the target).
+  double migrate_per_gib = 0;  // Per GiB copied: local disks, and the RAM of an online move.
+  double ha_delay = 0;         // HA: a queued CRM command (migrate, maintenance) starts this late.
+  double ha_fence = 0;         // HA: a node down this long is fenced and its VMs recovered.
 
   static std::optional<Timings> ForProfile(std::string_view name);
   // Sets one field by name (the names above, without suffixes: "clone_base", ...).
@@ -128,6 +132,9 @@ class Simulator {
     std::map<std::string, Volume> volumes;  // volid -> volume, owned by this VM
     std::vector<Snapshot> history;
     bool creating = false;  // Temporary config of a clone/create in progress.
+    // The guest's boot (its /proc/sys/kernel/random/boot_id): new for every
+    // start, reboot or HA recovery, kept by a live migration.
+    std::string boot_id;
   };
   struct Task {
     std::string upid;
@@ -234,6 +241,38 @@ class Simulator {
   Result DeletePool(Request& r);
   Result GetPool(Request& r);
 
+  // Moves (sim_migrate.cc, sim_nodes_state.cc, sim_ha.cc).
+  struct MigrationPlan;
+  std::optional<Result> CheckMigrateTargetStorage(Request& r, const Vm& vm, MigrationPlan* p);
+  std::string StartMigration(MigrationPlan p, const std::string& user);
+  void MigrationPhase1(const MigrationPlan& p);
+  void MoveMigratedConfig(const MigrationPlan& p);
+  std::vector<std::string> MigrationBlockers(const Vm& vm, bool online, bool with_local_disks);
+  Task& NewSystemTask(const std::string& node, const std::string& type, const std::string& id,
+                      const std::string& user);
+  bool Pve9() const;
+  bool NodeOnline(const std::string& node) const;
+  std::optional<HttpResponse> NodeUnreachable(const Request& r);
+  Result SetNodeState(Request& r);
+  void FenceAndRecover(const std::string& node, double down_since);
+  std::string PickHaNode(const std::string& sid, const std::string& exclude);
+  bool HaManaged(int vmid) const;
+  std::string HaState(const Vm& vm) const;
+  void QueueHaMigration(int vmid, const std::string& target);
+  void EvacuateForMaintenance(const std::string& node, bool enable);
+  void MaybeMigrateRandomVm();
+  Result ListHaResources(Request& r);
+  Result CreateHaResource(Request& r);
+  Result UpdateHaResource(Request& r);
+  Result DeleteHaResource(Request& r);
+  Result HaResourceMigrate(Request& r);
+  Result ListHaConfig(Request& r);
+  Result CreateHaConfig(Request& r);
+  Result GetHaConfig(Request& r);
+  Result DeleteHaConfig(Request& r);
+  nlohmann::json MovesState() const;
+  void LoadMovesState(const nlohmann::json& j);
+
   // Lookups, views and identities (sim.cc, sim_cluster.cc).
   bool NodeExists(const std::string& node) const;
   Vm* FindVm(int vmid);
@@ -296,7 +335,16 @@ class Simulator {
   std::map<std::string, Task> tasks_;    // by UPID
   std::vector<std::string> task_order_;  // UPIDs, oldest first
   std::map<std::string, Pool> pools_;
-  LockTable locks_;  // Guarded by mu_.
+  struct NodeState {
+    bool offline = false;
+    double down_since = 0;  // Wall clock of the last `offline`.
+    bool maintenance = false;
+  };
+  std::map<std::string, NodeState> node_state_;             // Absent: online, not in maintenance.
+  nlohmann::json ha_resources_ = nlohmann::json::object();  // sid -> ha/resources.cfg entry
+  nlohmann::json ha_groups_ = nlohmann::json::object();     // 8.x ha/groups.cfg
+  nlohmann::json ha_rules_ = nlohmann::json::object();      // 9.x ha/rules.cfg
+  LockTable locks_;                                         // Guarded by mu_.
   std::mt19937_64 rng_;
   uint32_t next_pid_ = 0;
   uint32_t dhcp_next_ = 0;

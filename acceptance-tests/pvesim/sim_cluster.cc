@@ -23,7 +23,7 @@ Simulator::Result Simulator::GetNodes(Request& r) {
   for (const auto& n : options_.nodes) {
     json j = NodeStatusJson(n);
     if (!auth_->HasPriv(r.who, "/nodes/" + n, "Sys.Audit")) {
-      j = {{"node", n}, {"status", "online"}, {"type", "node"}, {"id", "node/" + n}};
+      j = {{"node", n}, {"status", j["status"]}, {"type", "node"}, {"id", "node/" + n}};
     }
     out.push_back(j);
   }
@@ -137,12 +137,6 @@ Simulator::Result Simulator::GetNextId(Request& r) {
   return Result::Ok(std::to_string(id));
 }
 
-Simulator::Result Simulator::GetHaResource(Request& r) {
-  std::string sid = r.uri["sid"];
-  if (sid.find(':') == std::string::npos) sid = "vm:" + sid;
-  return Result::Fail(500, "no such resource '" + sid + "'");
-}
-
 int64_t Simulator::StorageUsed(const std::string& node, const std::string& storage) const {
   const Storage* st = FindStorage(storage);
   bool shared = st != nullptr && st->shared;
@@ -177,7 +171,13 @@ json Simulator::VmResource(const Vm& vm, double now) const {
   for (const Snapshot& s : vm.history) {
     if (s.at <= now - options_.timings.resources_lag) seen = &s;
   }
-  if (seen == nullptr) {
+  if (!NodeOnline(vm.node)) {
+    // No fresh RRD data from a node that is down: no name, no stats.
+    for (const char* k : {"cpu", "mem", "disk", "netin", "netout", "diskread", "diskwrite"}) {
+      j.erase(k);
+    }
+    j["status"] = "unknown";
+  } else if (seen == nullptr) {
     j["status"] = "unknown";
   } else {
     j["status"] = seen->status;
@@ -196,6 +196,7 @@ json Simulator::VmResource(const Vm& vm, double now) const {
   }
   if (conf.contains("lock")) j["lock"] = conf.at("lock");
   if (conf.contains("tags")) j["tags"] = conf.at("tags");
+  if (std::string ha = HaState(vm); !ha.empty()) j["hastate"] = ha;
   for (const auto& [id, p] : pools_) {
     if (p.vms.contains(vm.vmid)) j["pool"] = id;
   }
@@ -210,19 +211,26 @@ json Simulator::NodeStatusJson(const std::string& node) const {
       mem_used += MemoryBytes(vm.conf.count("memory") ? vm.conf.at("memory") : "2048");
     }
   }
-  return {{"node", node},
-          {"status", "online"},
-          {"type", "node"},
-          {"id", "node/" + node},
-          {"cpu", 0.02},
-          {"maxcpu", 96},
-          {"mem", (4LL << 30) + mem_used},
-          {"maxmem", 128LL << 30},
-          {"disk", 8LL << 30},
-          {"maxdisk", 100LL << 30},
-          {"uptime", static_cast<int64_t>(uptime)},
-          {"level", ""},
-          {"ssl_fingerprint", options_.ssl_fingerprint}};
+  json j = {{"node", node},
+            {"status", "online"},
+            {"type", "node"},
+            {"id", "node/" + node},
+            {"cpu", 0.02},
+            {"maxcpu", 96},
+            {"mem", (4LL << 30) + mem_used},
+            {"maxmem", 128LL << 30},
+            {"disk", 8LL << 30},
+            {"maxdisk", 100LL << 30},
+            {"uptime", static_cast<int64_t>(uptime)},
+            {"level", ""},
+            {"ssl_fingerprint", options_.ssl_fingerprint}};
+  auto st = node_state_.find(node);
+  if (st != node_state_.end() && st->second.maintenance) j["hastate"] = "maintenance";
+  if (NodeOnline(node)) return j;
+  // pmxcfs's last RRD sample keeps the maxima; the live figures are gone.
+  j["status"] = "offline";
+  for (const char* k : {"uptime", "cpu", "mem", "disk"}) j.erase(k);
+  return j;
 }
 
 json Simulator::StorageJson(const std::string& node, const Storage& s) const {

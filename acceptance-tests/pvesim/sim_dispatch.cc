@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "acceptance-tests/pvesim/params_moves.h"
 #include "acceptance-tests/pvesim/sim.h"
 #include "acceptance-tests/pvesim/sim_internal.h"
 #include "provider/base/encoding.h"
@@ -138,9 +139,10 @@ std::optional<HttpResponse> CheckApiPath(const HttpRequest& http, std::string_vi
 
 // The method whose path template's literal segments match `segs`; fills *uri
 // with the template's {placeholders}. nullptr if none matches.
-const MethodDef* MatchRoute(const std::vector<std::string>& segs, const std::string& method,
+const MethodDef* MatchRoute(const std::vector<MethodDef>& defs,
+                            const std::vector<std::string>& segs, const std::string& method,
                             std::map<std::string, std::string>* uri) {
-  for (const MethodDef& d : MethodDefs()) {
+  for (const MethodDef& d : defs) {
     auto tsegs = SplitPath(d.path);
     if (!tsegs || tsegs->size() != segs.size() || d.method != method) continue;
     std::map<std::string, std::string> values;
@@ -231,8 +233,10 @@ HttpResponse Simulator::Respond(const HttpRequest& http, Request& r) {
   r.method = http.method;
   for (const auto& s : *segs) r.path += "/" + s;
   if (r.path.empty()) r.path = "/";
-  r.def = MatchRoute(*segs, r.method, &r.uri);
+  r.def = MatchRoute(MethodDefs(), *segs, r.method, &r.uri);
+  if (r.def == nullptr) r.def = MatchRoute(MoveMethodDefs(Pve9()), *segs, r.method, &r.uri);
   if (auto e = AuthFailure(http, r)) return *e;
+  if (auto e = NodeUnreachable(r)) return *e;
 
   Result result;
   if (r.def == nullptr) {
@@ -296,9 +300,11 @@ Simulator::Result Simulator::Process(Request& r) {
     }
     return Result::Fail(500, message);
   }
+  bool move_fault = FaultFires(FaultSpec::Kind::kMigrate, "", "");
   std::unique_lock<std::mutex> lock(mu_);
   r.lock = &lock;
   r.now = WallNow();
+  if (move_fault) MaybeMigrateRandomVm();
   Result result = Route(r);
   r.lock = nullptr;
   return result;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -69,6 +70,20 @@ struct Simulator::Result {
   static Result ParamError(const std::string& key, const std::string& reason) {
     return ParamError(ErrorMap{{key, reason}});
   }
+};
+
+// One migration, from the API, HA or a fault, carried through its phases.
+struct Simulator::MigrationPlan {
+  int vmid = 0;
+  std::string source;
+  std::string target;
+  bool online = false;
+  bool with_local_disks = false;
+  bool force = false;
+  std::map<std::string, std::string> storage_map;  // Source storage -> target storage.
+  std::string default_storage;                     // targetstorage=ID: every local disk.
+  std::string upid;
+  double started = 0;
 };
 
 // The integer value of parameter `key` (a vmid).

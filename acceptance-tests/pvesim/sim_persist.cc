@@ -57,6 +57,7 @@ void Simulator::SaveVm(const Vm& vm) {
             {"cloudinit_generated", vm.cloudinit_generated},
             {"running", vm.running},
             {"started_at", vm.started_at},
+            {"boot_id", vm.boot_id},
             {"dhcp_ip", vm.dhcp_ip},
             {"creating", vm.creating},
             {"volumes", volumes}};
@@ -75,7 +76,7 @@ void Simulator::SaveCluster() {
   for (const auto& [id, p] : pools_) {
     pools[id] = {{"comment", p.comment}, {"vms", p.vms}, {"storage", p.storage}};
   }
-  json j = {{"pools", pools}, {"dhcp_next", dhcp_next_}};
+  json j = {{"pools", pools}, {"dhcp_next", dhcp_next_}, {"moves", MovesState()}};
   Status s = WriteFileAtomic(fs::path(options_.data_dir) / "cluster.json", SafeDump(j, 1));
   if (!s.ok()) log::Error("cannot save cluster state", {{"error", s.message()}});
 }
@@ -131,6 +132,7 @@ void Simulator::LoadCluster(json& j) {
       }
     }
     dhcp_next_ = j.value("dhcp_next", 0u);
+    if (j.contains("moves") && j["moves"].is_object()) LoadMovesState(j["moves"]);
   } catch (const json::exception& e) {
     log::Warn("ignoring malformed cluster.json", {{"error", e.what()}});
   }
@@ -158,6 +160,7 @@ bool Simulator::ParseVmFile(json& j, Vm* vm) {
   vm->cloudinit_generated = j.value("cloudinit_generated", false);
   vm->running = j.value("running", false);
   vm->started_at = j.value("started_at", 0.0);
+  vm->boot_id = j.value("boot_id", "");
   vm->dhcp_ip = j.value("dhcp_ip", "");
   if (j.value("creating", false)) return false;
   if (j.contains("volumes") && j["volumes"].is_array()) {

@@ -171,6 +171,10 @@ std::optional<Timings> Timings::ForProfile(std::string_view name) {
   t.config = 0.3;
   t.agent = 10.0;
   t.resources_lag = 5.0;
+  t.migrate = 3.0;
+  t.migrate_per_gib = 1.0;
+  t.ha_delay = 10.0;
+  t.ha_fence = 120.0;
   return t;
 }
 
@@ -191,7 +195,11 @@ bool Timings::Set(std::string_view name, double v) {
                                                 {"auth_fail_delay", &auth_fail_delay},
                                                 {"vm_lock_timeout", &vm_lock_timeout},
                                                 {"clone_lock_timeout", &clone_lock_timeout},
-                                                {"storage_lock_timeout", &storage_lock_timeout}};
+                                                {"storage_lock_timeout", &storage_lock_timeout},
+                                                {"migrate", &migrate},
+                                                {"migrate_per_gib", &migrate_per_gib},
+                                                {"ha_delay", &ha_delay},
+                                                {"ha_fence", &ha_fence}};
   auto it = fields.find(name);
   if (it == fields.end() || v < 0 || v > 3600) return false;
   *it->second = v;

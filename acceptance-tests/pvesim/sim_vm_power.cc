@@ -117,12 +117,14 @@ Simulator::Result Simulator::PowerAction(Request& r) {
       if (ip.empty() || ip == "dhcp") AllocateDhcp(*v);
       v->running = true;
       v->started_at = WallNow();
+      v->boot_id = RandomUuid();
     } else {
       if (!v->running) {
         if (action == "shutdown") t.log.push_back("VM " + id + " not running");
       } else {
         v->running = false;
         v->started_at = 0;
+        v->boot_id.clear();
       }
     }
     RecordHistory(*v);
