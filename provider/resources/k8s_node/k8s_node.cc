@@ -469,6 +469,11 @@ void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& d
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(prior.timeouts.delete_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
+  // A VM moved since the refresh is deleted where it is, never reported gone.
+  if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
+      found.ok() && !found->unreachable) {
+    vm = found->vm;
+  }
   Status own = node::CheckOwner(c, vm, priv.owner);
   if (pve::Client::IsNotFound(own)) return;  // already gone
   if (!own.ok()) {
