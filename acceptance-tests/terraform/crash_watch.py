@@ -1,7 +1,7 @@
 """Watches pvesim until an apply reaches a phase, then signals a process.
 
 Usage: crash_watch.py URL TOKEN PREFIX PHASE TARGET TERRAFORM_PID SIGNAL SEED [DEADLINE_S]
-PHASE is clone, configure, start, ipwait or delete; TARGET is "terraform"
+PHASE is clone, configure, start, ipwait, delete or migrate; TARGET is "terraform"
 (signal TERRAFORM_PID, or its process group with SIGINT) or "provider" (the
 terraform-provider-proxmox child of TERRAFORM_PID). The seed picks how many
 more observations of the phase to let pass first, so the kill lands at a
@@ -77,6 +77,8 @@ def reached():
         return "qmstart" in active
     if phase == "ipwait":
         return any(v.get("status") == "running" for v in ours)
+    if phase == "migrate":
+        return "qmigrate" in active
     if phase == "delete":
         return "qmstop" in active or "qmdestroy" in active
     raise SystemExit(f"unknown phase {phase}")

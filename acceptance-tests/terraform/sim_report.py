@@ -1,9 +1,12 @@
 """Compares Terraform states with the VMs pvesim holds.
 
-Usage: sim_report.py URL TOKEN STATE_JSON... [--prefix NAME_PREFIX]
+Usage: sim_report.py URL TOKEN STATE_JSON... [--prefix NAME_PREFIX] [--by-vmid]
 Each STATE_JSON is `terraform show -json` output of one working directory.
 Prints one "key value" line per figure: state, pvesim, duplicates, orphans,
-missing (VMs named with the prefix only, when one is given).
+missing (VMs named with the prefix only, when one is given), and
+duplicate_names (VM names pvesim holds more than once). VMs are matched by
+node and vmid, or by vmid alone with --by-vmid (when pvesim migrates VMs
+while the report runs).
 """
 import json
 import ssl
@@ -18,6 +21,9 @@ def main():
         i = args.index("--prefix")
         prefix = args[i + 1]
         del args[i:i + 2]
+    by_vmid = "--by-vmid" in args
+    if by_vmid:
+        args.remove("--by-vmid")
     url, token, states = args[0], args[1], args[2:]
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -42,10 +48,12 @@ def main():
         for r in values.get("root_module", {}).get("resources", []):
             if r["type"] != "proxmox_k8s_node":
                 continue
-            key = (r["values"]["target_node"], r["values"]["vmid"])
-            ids.append(key[1])
+            vmid = r["values"]["vmid"]
+            key = vmid if by_vmid else (r["values"]["target_node"], vmid)
+            ids.append(vmid)
             in_state.add(key)
     in_sim = set()
+    names = []
     for node in get("/nodes"):
         for vm in get(f"/nodes/{node['node']}/qemu"):
             if vm.get("template"):
@@ -54,11 +62,15 @@ def main():
                 # Unnamed VMs are clones still being made: count them.
                 if vm.get("name"):
                     continue
-            in_sim.add((node["node"], int(vm["vmid"])))
+            vmid = int(vm["vmid"])
+            in_sim.add(vmid if by_vmid else (node["node"], vmid))
+            if vm.get("name"):
+                names.append(vm["name"])
     print("state", len(in_state), "pvesim", len(in_sim))
     print("duplicates", len(ids) - len(set(ids)))
     print("orphans", len(in_sim - in_state))
     print("missing", len(in_state - in_sim))
+    print("duplicate_names", len(names) - len(set(names)))
 
 
 if __name__ == "__main__":

@@ -3,14 +3,18 @@
 // checks, placement, crash recovery, VM operations).
 #include "provider/resources/k8s_node/k8s_node.h"
 
+#include <algorithm>
 #include <regex>
 
 #include "provider/base/encoding.h"
 #include "provider/base/log.h"
+#include "provider/pve/nodes.h"
 #include "provider/pve/propstring.h"
 #include "provider/pve/qemu.h"
+#include "provider/resources/cluster_view.h"
 #include "provider/resources/k8s_node/locks.h"
 #include "provider/resources/k8s_node/marker.h"
+#include "provider/resources/k8s_node/moves.h"
 #include "provider/resources/k8s_node/node_apply.h"
 #include "provider/resources/k8s_node/node_config.h"
 #include "provider/resources/k8s_node/node_model.h"
@@ -30,6 +34,9 @@ using node::PrivateData;
 using tftypes::AttributePath;
 using tftypes::Type;
 using tftypes::Value;
+
+// How long refresh waits for a VM locked `migrate` to land on one node.
+constexpr int64_t kMigrationWaitSeconds = 600;
 
 // The single ask of a refresh: refresh never waits on a guest agent.
 constexpr std::chrono::milliseconds kAgentReadTimeout(2000);
@@ -97,6 +104,9 @@ class K8sNodeResource : public framework::Resource {
   // only when the provider is configured from known values).
   void WarnLocked(const framework::PlanRequest& req, const Value& prior, const std::string& op,
                   int64_t timeout_seconds, Diagnostics& diags) const;
+  void PlanMove(const framework::PlanRequest& req, framework::PlanResponse& resp) const;
+  bool MoveIfPlanned(pve::Client& c, pve::VmRef& vm, const NodeModel& plan,
+                     std::chrono::steady_clock::time_point deadline, ApplyResponse& resp) const;
 
   ProviderData* data_;
   framework::Schema schema_;
@@ -224,6 +234,55 @@ void K8sNodeResource::WarnLocked(const framework::PlanRequest& req, const Value&
   }
 }
 
+// A VM on another node than planned moves in place: target_node changed,
+// or its node is no longer among target_nodes.
+void K8sNodeResource::PlanMove(const framework::PlanRequest& req,
+                               framework::PlanResponse& resp) const {
+  Value& plan = resp.planned_state;
+  auto from = req.prior_state.GetString("target_node");
+  auto vmid = req.prior_state.GetInt("vmid");
+  if (!from || from->empty() || !vmid || !resp.requires_replace.empty()) return;
+  const std::string name = plan.GetString("name").value_or("");
+  pve::Client* c = nullptr;
+  if (data_->ConnectionFinal()) {
+    if (auto client = data_->Client(req.ctx); client.ok()) c = *client;
+  }
+  const Value& cands = plan.Attr("target_nodes");
+  if (req.config.Attr("target_node").IsNull() && cands.HasValue() && cands.IsWhollyKnown()) {
+    std::vector<std::string> names;
+    for (const auto& e : cands.Elements()) names.push_back(e.AsString());
+    std::string to = *from;
+    if (std::find(names.begin(), names.end(), *from) == names.end()) {
+      auto nodes =
+          c ? pve::ListNodes(*c)
+            : StatusOr<std::vector<pve::NodeInfo>>(UnavailableError("not connected at plan"));
+      to = nodes.ok() ? node::NodeAmong(*from, names, *nodes) : "";
+    }
+    if (to.empty()) {
+      plan = plan.WithAttr("target_node", Value::Unknown(Type::String()))
+                 .WithAttr("id", Value::Unknown(Type::String()));
+      resp.diagnostics.AddWarning(name + " will be migrated",
+                                  name + " will be migrated from " + *from +
+                                      " to the target_nodes candidate with the most free memory.");
+      return;
+    }
+    plan = plan.WithAttr("target_node", Value::String(to));
+  }
+  auto to = plan.GetString("target_node");
+  if (!to || *to == *from) return;
+  plan = plan.WithAttr("id", Value::String(*to + "/" + std::to_string(*vmid)));
+  Diagnostics checks;
+  if (c) node::CheckMove(*c, {*from, *vmid}, name, *to, checks);
+  if (!checks.HasError()) {
+    resp.diagnostics.AddWarning(name + " will be migrated",
+                                name + " (VM " + std::to_string(*vmid) +
+                                    ") will be migrated from " + *from + " to " + *to +
+                                    " in place: online when it runs, keeping its vmid, MACs "
+                                    "and disks.");
+  }
+  resp.diagnostics.Append(checks);
+}
+
 void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
                                  framework::PlanResponse& resp) const {
   Value& plan = resp.planned_state;
@@ -238,6 +297,7 @@ void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
     return;
   }
   bool replacing = !resp.requires_replace.empty();
+  PlanMove(req, resp);
   if (!(plan == prior)) {
     NodeModel m = NodeModel::FromValue(replacing ? prior : plan);
     if (replacing) {
@@ -279,18 +339,30 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
     return;
   }
   pve::VmRef vm{*node_name, *vmid};
-  auto conf = pve::GetVmConfig(c, vm);
-  if (!conf.ok()) {
-    if (pve::Client::IsNotFound(conf.status())) {
+  auto found = node::LocateVm(c, SharedClusterListing(), vm, After(kMigrationWaitSeconds));
+  if (!found.ok()) {
+    if (pve::Client::IsNotFound(found.status())) {
       log::Info("VM is gone; removing it from state", {{"vmid", *vmid}});
       resp.state = Value();
       return;
     }
-    resp.diagnostics.AddStatus(conf.status(), "Reading VM " + std::to_string(*vmid) + " failed");
+    resp.diagnostics.AddStatus(found.status(), "Reading VM " + std::to_string(*vmid) + " failed");
+    return;
+  }
+  if (found->unreachable) {
+    // Never "gone": a create plan for it would clone a second node.
+    resp.diagnostics.AddWarning(
+        prior.GetString("name").value_or("") + ": Proxmox node unreachable",
+        prior.GetString("name").value_or("") + " (VM " + std::to_string(*vmid) + " on " + vm.node +
+            ") cannot be read: its node does not answer (" + found->unreachable_why +
+            "). It is kept in state as last known; nothing is planned for it until the node is "
+            "back or HA restarts it elsewhere.");
+    resp.state = prior;
     return;
   }
   PrivateData priv = PrivateData::Parse(req.private_data);
-  node::VmView view{.config = std::move(*conf)};
+  node::VmView view{.config = std::move(found->config)};
+  vm = found->vm;
   view.marker = ParseMarker(view.config.description, &view.user_description);
   if (!priv.owner.empty() && (!view.marker || view.marker->owner != priv.owner)) {
     // Same id, different VM: ours is gone (and this one is not ours to touch).
@@ -304,6 +376,16 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
   }
   if (auto status = statuses_.Get(c, vm); status.ok()) view.status = *status;
   Value state = node::StateFromVm(prior, view, priv.imported);
+  if (!found->moved_from.empty()) {
+    resp.diagnostics.AddWarning(
+        prior.GetString("name").value_or("") + " moved outside Terraform",
+        prior.GetString("name").value_or("") + " (VM " + std::to_string(vm.vmid) +
+            ") was moved outside Terraform from " + found->moved_from + " to " + vm.node +
+            "; the state follows it. A target_node naming another node moves it back; "
+            "lifecycle { ignore_changes = [target_node] } keeps it where it is.");
+    state = state.WithAttr("target_node", Value::String(vm.node))
+                .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
+  }
   // Refresh never waits for the guest agent. A DHCP address is read once
   // per boot of the VM (a lease outlives neither), with a short bound; an
   // agent that does not answer leaves the address Terraform knew.
@@ -330,6 +412,32 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
   resp.state = state;
 }
 
+// Migrates the VM first when the plan puts it on another node (moves.h);
+// `vm` is then the new place. False, with `resp` holding the VM where it is
+// in state and the error, when the move failed.
+bool K8sNodeResource::MoveIfPlanned(pve::Client& c, pve::VmRef& vm, const NodeModel& plan,
+                                    std::chrono::steady_clock::time_point deadline,
+                                    ApplyResponse& resp) const {
+  std::string to = plan.target_node.value_or("");
+  if (to.empty()) {  // left to the apply: target_nodes without a connection at plan
+    auto nodes = pve::ListNodes(c);
+    if (nodes.ok()) to = node::NodeAmong(vm.node, plan.target_nodes, *nodes);
+  }
+  if (to.empty() || to == vm.node) return true;
+  std::string now_on;
+  Status s = node::MigrateVm(c, SharedClusterListing(), vm, to, deadline, &now_on);
+  if (!s.ok()) {
+    // The VM stays in state where it is; the next plan moves it again.
+    resp.diagnostics.AddStatus(s, "Migrating VM " + std::to_string(vm.vmid) + " from " + vm.node +
+                                      " to " + to + " failed");
+    resp.state = resp.state.WithAttr("target_node", Value::String(now_on))
+                     .WithAttr("id", Value::String(now_on + "/" + std::to_string(vm.vmid)));
+    return false;
+  }
+  vm.node = to;
+  return true;
+}
+
 void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse& resp) {
   auto client = data_->Client(req.ctx);
   if (!client.ok()) {
@@ -343,6 +451,12 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(plan.timeouts.update_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
+  // A VM moved since the refresh is changed where it is (and moved from there
+  // when the plan says so), never reported gone.
+  if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
+      found.ok() && !found->unreachable) {
+    vm = found->vm;
+  }
   Status s = node::CheckOwner(c, vm, priv.owner);
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Refusing to modify VM " + std::to_string(vm.vmid));
@@ -360,12 +474,17 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   }
   if (priv.owner.empty()) priv.owner = HexEncode(RandomBytes(8));  // adopt after import
   resp.private_data = priv.Dump();
+  resp.state = prior_v;
+  if (!MoveIfPlanned(c, vm, plan, deadline, resp)) return;
+  Value planned = req.planned_state.WithAttr("target_node", Value::String(vm.node))
+                      .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
   s = node::RetryWhileLocked(
       c, vm, wait, [&] { return node::ConfigureVm(c, vm, prior, plan, marker, deadline); });
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
-    resp.state = prior_v;
+    resp.state = prior_v.WithAttr("target_node", planned.Attr("target_node"))
+                     .WithAttr("id", planned.Attr("id"));
     return;
   }
   bool was = prior_v.GetBool("started").value_or(false);
@@ -389,11 +508,10 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   }
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
-    resp.state = req.planned_state;
+    resp.state = planned;
     return;
   }
-  node::FinishState(c, vm, req.planned_state, want && (cloudinit || (!was && want)), deadline,
-                    resp);
+  node::FinishState(c, vm, planned, want && (cloudinit || (!was && want)), deadline, resp);
 }
 
 void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& diags) {
@@ -407,6 +525,11 @@ void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& d
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(prior.timeouts.delete_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
+  // A VM moved since the refresh is deleted where it is, never reported gone.
+  if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
+      found.ok() && !found->unreachable) {
+    vm = found->vm;
+  }
   Status own = node::CheckOwner(c, vm, priv.owner);
   if (pve::Client::IsNotFound(own)) return;  // already gone
   if (!own.ok()) {

@@ -46,12 +46,10 @@ void AddReplacements(framework::Block& block) {
       return !prior.Attr(name).IsNull();
     };
   }
-  // A node or id the user sets; target_nodes only guides the first placement.
-  for (const char* name : {"target_node", "vmid"}) {
-    attr(name).requires_replace_if = [name](const Value&, const Value&, const Value& config) {
-      return config.Attr(name).HasValue();
-    };
-  }
+  // An id the user sets. Another node is reached by migration (moves.h).
+  attr("vmid").requires_replace_if = [](const Value&, const Value&, const Value& config) {
+    return config.Attr("vmid").HasValue();
+  };
   // Another storage means another disk: a new clone.
   for (auto& a : nested("disk").block.attributes) {
     if (a.name != "storage") continue;
@@ -80,7 +78,12 @@ framework::Schema NodeSchema() {
       "deletes VMs that carry its ownership marker. A create plan checks the cluster (connection, "
       "template, nodes, vmid, storage, pool, privileges) so mistakes show at plan. An apply "
       "killed halfway leaves nothing behind: the next apply from the same working directory "
-      "resumes the half-made VM or deletes it. Refresh never waits on a guest agent.";
+      "resumes the half-made VM or deletes it. Refresh never waits on a guest agent. A VM moved "
+      "by HA, maintenance or an administrator is followed by vmid (never created again); one "
+      "whose Proxmox node is down is kept in state with a warning. Moving a VM to another node "
+      "migrates it in place (through HA when HA manages it); the plan warns, and refuses what "
+      "Proxmox would (a linked clone on local storage, a missing VM.Migrate privilege, no room "
+      "on the target).";
   s.block.attributes = {
       {.name = "id",
        .type = Type::String(),
@@ -94,15 +97,21 @@ framework::Schema NodeSchema() {
        .validators = {framework::Matches(kDnsLabel, "a DNS label: a-z, 0-9 and '-'")}},
       {.name = "target_node",
        .type = Type::String(),
-       .description = "Proxmox node to create the VM on. Set this or `target_nodes`. "
-                      "Changing it replaces the VM.",
+       .description = "Proxmox node of the VM. Set this or `target_nodes`. Changing it "
+                      "migrates the VM in place (online when it runs; vmid, MACs and disks "
+                      "stay). A VM moved outside Terraform is followed: the state names its "
+                      "node, and the plan moves it back unless `ignore_changes` lists "
+                      "`target_node`.",
        .optional = true,
        .computed = true,
        .use_state_for_unknown = true},
       {.name = "target_nodes",
        .type = Type::List(Type::String()),
        .description = "Candidate nodes: the VM goes to the one with the most free memory, then "
-                      "the fewest VMs. The choice is kept in `target_node` and never re-made.",
+                      "the fewest VMs. The choice is kept in `target_node`; a VM on any "
+                      "candidate (also one moved there outside Terraform) stays put, one on a "
+                      "node no longer listed is migrated to the candidate with the most free "
+                      "memory.",
        .optional = true},
       {.name = "vmid",
        .type = Type::Number(),
