@@ -77,8 +77,14 @@ expect_exit 0 "init the lab" tf init
 expect_exit 0 "the lab applies with exactly the page's role" tf apply -auto-approve
 expect_exit 0 "the next plan is empty" tf plan -detailed-exitcode
 expect_exit 0 "the lab destroys" tf destroy -auto-approve
+# No VM but the templates (whose presence shows the call worked);
 # /cluster/resources lags the nodes by a few seconds, as in Proxmox.
-no_vms() { [[ $(vm_count) == 0 ]]; }
+no_vms() {
+  pve GET "/cluster/resources?type=vm" | python3 -c '
+import json, sys
+vms = json.load(sys.stdin)["data"]
+sys.exit(0 if vms and all(v.get("template") for v in vms) else 1)'
+}
 check "no VM is left" wait_until 30 "the lab's VMs gone from /cluster/resources" no_vms
 
 # A node whose address comes from the guest agent.
