@@ -282,6 +282,8 @@ def render_provider(schema, version, modules=None, collection=None):
     out.append("- [Bad inputs and their diagnostics](bad-inputs.md): every invalid "
                "configuration and module argument the test suite checks, the stage that "
                "catches it and the exact message.")
+    out.append("- [Proxmox VE privileges](proxmox-privileges.md): the minimal role per "
+               "Proxmox VE release (9.x, 8.4) as pveum commands, tested against pvesim.")
     out.append("- [Plan review in pull requests](ci-review.md): what a plan does to the "
                "Kubernetes cluster, as a pull-request comment (examples/ci).")
     out.append("- [Publishing a release](publishing.md): the public registry, a private "

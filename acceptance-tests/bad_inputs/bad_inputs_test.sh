@@ -34,6 +34,16 @@ add_sim main "$PVE_TOKEN_ID" "$PVE_TOKEN_SECRET"
 PVE_TOKEN_FLAGS=,privsep=1 pvesim_start "$pvesim" auditor --token "$CHECK_TOKEN" \
   --acl "/:PVEAuditor:$PVE_TOKEN_ID"
 add_sim auditor "$PVE_TOKEN_ID" "$PVE_TOKEN_SECRET"
+# pve91-no-agent, pve84-no-monitor: docs/proxmox-privileges.md's role without
+# the release's guest-agent privilege.
+k8s_privs=VM.Audit,VM.Clone,VM.Allocate,VM.Config.CPU,VM.Config.Memory,VM.Config.Disk
+k8s_privs+=,VM.Config.Network,VM.Config.Cloudinit,VM.Config.Options,VM.PowerMgmt
+k8s_privs+=,Datastore.AllocateSpace,SDN.Use
+for v in pve91-no-agent:9.1.1 pve84-no-monitor:8.4.1; do
+  PVE_TOKEN_FLAGS=,privsep=1 pvesim_start "$pvesim" "${v%%:*}" --pve-version "${v#*:}" \
+    --token "$CHECK_TOKEN" --role "K8S:$k8s_privs" --acl "/:K8S:$PVE_TOKEN_ID"
+  add_sim "${v%%:*}" "$PVE_TOKEN_ID" "$PVE_TOKEN_SECRET"
+done
 # expired: the token expired at the start of 2024.
 PVE_TOKEN_FLAGS=,expire=1704067200 pvesim_start "$pvesim" expired --token "$CHECK_TOKEN"
 add_sim expired "$PVE_TOKEN_ID" "$PVE_TOKEN_SECRET"

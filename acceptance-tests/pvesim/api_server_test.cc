@@ -27,8 +27,8 @@ TEST_CASE("ready line, TLS and the certificate fingerprint") {
   CHECK(ready["data"].get<std::string>() == std::filesystem::absolute(s.data).string());
   Response r = s.client.Call("GET", "/version");
   CHECK(r.status == 200);
-  CHECK(r.data()["version"] == "8.4.1");
-  CHECK(r.data()["release"] == "8.4");
+  CHECK(r.data()["version"] == "9.1.1");  // the default --pve-version
+  CHECK(r.data()["release"] == "9.1");
   CHECK(r.headers["content-type"] == "application/json;charset=UTF-8");
   CHECK(r.headers["server"] == "pve-api-daemon/3.0");
   CHECK(s.client.Call("GET", "/nodes").data()[0]["ssl_fingerprint"] == s.proc.fingerprint());

@@ -3,102 +3,17 @@
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <regex>
 
+#include "acceptance-tests/pvesim/privileges.h"
 #include "provider/base/encoding.h"
 
 namespace pvek8s::pvesim {
 namespace {
-
-const std::vector<std::string>& AllPrivs() {
-  static const std::vector<std::string>* privs =
-      new std::vector<std::string>{"Datastore.Allocate",
-                                   "Datastore.AllocateSpace",
-                                   "Datastore.AllocateTemplate",
-                                   "Datastore.Audit",
-                                   "Group.Allocate",
-                                   "Mapping.Audit",
-                                   "Mapping.Modify",
-                                   "Mapping.Use",
-                                   "Permissions.Modify",
-                                   "Pool.Allocate",
-                                   "Pool.Audit",
-                                   "Realm.Allocate",
-                                   "Realm.AllocateUser",
-                                   "SDN.Allocate",
-                                   "SDN.Audit",
-                                   "SDN.Use",
-                                   "Sys.AccessNetwork",
-                                   "Sys.Audit",
-                                   "Sys.Console",
-                                   "Sys.Incoming",
-                                   "Sys.Modify",
-                                   "Sys.PowerMgmt",
-                                   "Sys.Syslog",
-                                   "User.Modify",
-                                   "VM.Allocate",
-                                   "VM.Audit",
-                                   "VM.Backup",
-                                   "VM.Clone",
-                                   "VM.Config.CDROM",
-                                   "VM.Config.CPU",
-                                   "VM.Config.Cloudinit",
-                                   "VM.Config.Disk",
-                                   "VM.Config.HWType",
-                                   "VM.Config.Memory",
-                                   "VM.Config.Network",
-                                   "VM.Config.Options",
-                                   "VM.Console",
-                                   "VM.Migrate",
-                                   "VM.Monitor",
-                                   "VM.PowerMgmt",
-                                   "VM.Snapshot",
-                                   "VM.Snapshot.Rollback"};
-  return *privs;
-}
-
-// Built-in roles, as shipped by pve-access-control (PVE 8).
-std::set<std::string> RolePrivs(const std::string& role) {
-  std::set<std::string> out;
-  auto add_prefix = [&](std::string_view prefix) {
-    for (const std::string& p : AllPrivs()) {
-      if (p.starts_with(prefix)) out.insert(p);
-    }
-  };
-  if (role == "Administrator") {
-    out.insert(AllPrivs().begin(), AllPrivs().end());
-  } else if (role == "PVEAdmin") {
-    out.insert(AllPrivs().begin(), AllPrivs().end());
-    for (const char* p : {"Permissions.Modify", "Realm.Allocate", "Sys.Modify"}) out.erase(p);
-  } else if (role == "PVEVMAdmin") {
-    add_prefix("VM.");
-  } else if (role == "PVEVMUser") {
-    out = {"VM.Audit",   "VM.Backup",   "VM.Config.CDROM", "VM.Config.Cloudinit",
-           "VM.Console", "VM.PowerMgmt"};
-  } else if (role == "PVEAuditor") {
-    out = {"Datastore.Audit", "Mapping.Audit", "Pool.Audit", "SDN.Audit", "Sys.Audit", "VM.Audit"};
-  } else if (role == "PVEDatastoreAdmin") {
-    out = {"Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate",
-           "Datastore.Audit"};
-  } else if (role == "PVEDatastoreUser") {
-    out = {"Datastore.AllocateSpace", "Datastore.Audit"};
-  } else if (role == "PVEPoolAdmin") {
-    out = {"Pool.Allocate", "Pool.Audit"};
-  } else if (role == "PVEPoolUser") {
-    out = {"Pool.Audit"};
-  } else if (role == "PVESDNUser") {
-    out = {"SDN.Audit", "SDN.Use"};
-  } else if (role == "NoAccess") {
-  } else {
-    for (const std::string& p : AllPrivs()) {
-      if (p == role) out.insert(p);
-    }
-  }
-  return out;
-}
 
 bool ValidUserid(std::string_view u) {
   static const std::regex re(R"([^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+)");
@@ -209,6 +124,48 @@ Status AddAclSpec(AuthConfig* config, std::string_view spec) {
   return Status::Ok();
 }
 
+Status AddRoleSpec(AuthConfig* config, std::string_view spec) {
+  size_t colon = spec.find(':');
+  std::string name(spec.substr(0, colon));
+  static const std::regex role_re(R"([A-Za-z][A-Za-z0-9\.\-_]+)");
+  if (colon == std::string_view::npos || !std::regex_match(name, role_re)) {
+    return InvalidArgumentError("--role wants NAME:PRIV[,PRIV...], got '" + std::string(spec) +
+                                "'");
+  }
+  config->roles[name] = SplitPrivs(spec.substr(colon + 1));
+  return Status::Ok();
+}
+
+Status CheckAuthConfig(const AuthConfig& config) {
+  int major = config.pve_major;
+  const std::vector<std::string>& valid = ValidPrivileges(major);
+  auto is_priv = [&](const std::string& p) {
+    return std::find(valid.begin(), valid.end(), p) != valid.end();
+  };
+  std::string release = "Proxmox VE " + std::to_string(major) + ".x";
+  for (const auto& [name, privs] : config.roles) {
+    if (IsBuiltinRole(name, major)) {
+      return InvalidArgumentError("--role " + name + ": cannot change the built-in role");
+    }
+    for (const std::string& p : privs) {
+      // pveum role add/modify: 400 "privs: invalid format - invalid privilege".
+      if (!is_priv(p)) {
+        return InvalidArgumentError("--role " + name + ": invalid privilege '" + p + "' (" +
+                                    release + " has no such privilege)");
+      }
+    }
+  }
+  for (const auto& acl : config.acls) {
+    for (const std::string& r : SplitPrivs(acl.roles, "+")) {
+      if (!is_priv(r) && !IsBuiltinRole(r, major) && !config.roles.contains(r)) {
+        return InvalidArgumentError("--acl " + acl.path + ": " + release +
+                                    " has no role or privilege '" + r + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Auth::Auth(AuthConfig config, std::string key) : config_(std::move(config)), key_(std::move(key)) {
   for (const auto& acl : config_.acls) subjects_with_acl_.insert(acl.subject);
 }
@@ -311,6 +268,16 @@ std::optional<Ticket> Auth::Login(std::string_view username, std::string_view pa
   return t;
 }
 
+std::set<std::string> Auth::RolePrivs(const std::string& role) const {
+  if (auto it = config_.roles.find(role); it != config_.roles.end()) {
+    return {it->second.begin(), it->second.end()};
+  }
+  std::set<std::string> out = BuiltinRolePrivs(role, config_.pve_major);
+  const std::vector<std::string>& valid = ValidPrivileges(config_.pve_major);
+  if (std::find(valid.begin(), valid.end(), role) != valid.end()) out.insert(role);
+  return out;
+}
+
 std::set<std::string> Auth::SubjectPrivs(std::string_view subject, std::string_view path) const {
   // Walk "/" -> "/vms" -> "/vms/100"; the deepest level with entries for the
   // subject decides (inherited entries only when they propagate).
@@ -332,13 +299,9 @@ std::set<std::string> Auth::SubjectPrivs(std::string_view subject, std::string_v
       if (acl.subject != subject || acl.path != level) continue;
       if (!acl.propagate && level != levels.back()) continue;
       found = true;
-      size_t start = 0;
-      while (start <= acl.roles.size()) {
-        size_t plus = acl.roles.find('+', start);
-        if (plus == std::string::npos) plus = acl.roles.size();
-        auto privs = RolePrivs(acl.roles.substr(start, plus - start));
+      for (const std::string& role : SplitPrivs(acl.roles, "+")) {
+        auto privs = RolePrivs(role);
         here.insert(privs.begin(), privs.end());
-        start = plus + 1;
       }
     }
     if (found) current = std::move(here);
@@ -351,7 +314,8 @@ std::set<std::string> Auth::Privileges(const Identity& who, std::string_view pat
   if (who.userid == "root@pam" || !subjects_with_acl_.contains(who.userid)) {
     // root@pam is all-powerful; other users without any ACL entry are
     // administrators, which keeps the simple command lines simple.
-    user_privs.insert(AllPrivs().begin(), AllPrivs().end());
+    const std::vector<std::string>& all = ValidPrivileges(config_.pve_major);
+    user_privs.insert(all.begin(), all.end());
   } else {
     user_privs = SubjectPrivs(who.userid, path);
   }

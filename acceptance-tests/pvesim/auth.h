@@ -32,6 +32,11 @@ struct AuthConfig {
     std::string subject;  // "user@realm" or "user@realm!tokenid".
     bool propagate = true;
   };
+  // Custom roles, like `pveum role add NAME -privs "..."`: name -> privileges.
+  std::map<std::string, std::vector<std::string>> roles;
+  // The Proxmox VE major release whose privileges and built-in roles apply
+  // (Simulator::Create sets it from --pve-version).
+  int pve_major = 9;
   std::map<std::string, std::string> passwords;  // userid -> password
   std::vector<Token> tokens;
   std::vector<Acl> acls;
@@ -48,6 +53,16 @@ Status AddTokenSpec(AuthConfig* config, std::string_view spec);
 // "PATH:ROLES:SUBJECT[:0]" (a trailing ":0" turns propagation off), like
 // `pveum acl modify PATH --roles ROLES --users|--tokens SUBJECT`.
 Status AddAclSpec(AuthConfig* config, std::string_view spec);
+
+// "NAME:PRIV[,PRIV...]" (privileges separated by ',', ';' or spaces), like
+// `pveum role add NAME -privs "PRIV PRIV"`.
+Status AddRoleSpec(AuthConfig* config, std::string_view spec);
+
+// What Proxmox refuses when a role or ACL is written: a custom role with a
+// privilege its release does not have (VM.Monitor on 9.x), redefining a
+// built-in role, or an ACL naming a role or privilege that does not exist.
+// The error names the flag and the offending name.
+Status CheckAuthConfig(const AuthConfig& config);
 
 // Who made a request.
 struct Identity {
@@ -97,6 +112,7 @@ class Auth {
   std::set<std::string> Privileges(const Identity& who, std::string_view path) const;
 
  private:
+  std::set<std::string> RolePrivs(const std::string& role) const;
   std::set<std::string> SubjectPrivs(std::string_view subject, std::string_view path) const;
   std::string Sign(std::string_view data) const;
 

@@ -26,9 +26,10 @@ TEST_CASE("--help prints the table of every flag with its argument") {
   for (const char* flag :
        {"--data DIR", "--listen HOST:PORT", "--nodes a,b,c", "--user USER@REALM:PASSWORD",
         "--token USER@REALM!ID=SECRET[,privsep=1][,expire=UNIXTIME]",
-        "--acl PATH:ROLES:SUBJECT[:0]", "--profile fast|realistic", "--timing NAME=SECONDS",
-        "--fault SPEC", "--seed N", "--storage ID:TYPE:CONTENT[:shared]", "--cert PEM", "--key PEM",
-        "--dhcp-range CIDR", "--legacy-errors\n", "--pve-version X.Y.Z", "--help, -h"}) {
+        "--acl PATH:ROLES:SUBJECT[:0]", "--role NAME:PRIV[,PRIV...]", "--profile fast|realistic",
+        "--timing NAME=SECONDS", "--fault SPEC", "--seed N", "--storage ID:TYPE:CONTENT[:shared]",
+        "--cert PEM", "--key PEM", "--dhcp-range CIDR", "--legacy-errors\n", "--pve-version X.Y.Z",
+        "--help, -h"}) {
     CHECK_MESSAGE(out.find(std::string("  ") + flag) != std::string::npos, flag);
   }
   std::string short_out;
@@ -58,6 +59,23 @@ TEST_CASE("a bad command line exits 2 with the reason") {
                 "pvesim: unknown timing or bad value: nope\n"},
            Case{"--data /nonexistent --listen nowhere", "pvesim: --listen wants HOST:PORT\n"},
            Case{"--data /nonexistent --cert a.pem", "pvesim: --cert and --key go together\n"},
+           Case{"--data /nonexistent --pve-version 9.1",
+                "pvesim: --pve-version wants X.Y.Z (e.g. 9.1.1 or 8.4.1), got '9.1'\n"},
+           Case{"--data /nonexistent --pve-version 7.4.1",
+                "pvesim: --pve-version: pvesim acts as Proxmox VE 8.x or 9.x, got '7.4.1'\n"},
+           // Proxmox VE 9 refuses a role with the removed VM.Monitor (pveum role add).
+           Case{"--data /nonexistent --role TF:VM.Audit,VM.Monitor",
+                "pvesim: --role TF: invalid privilege 'VM.Monitor' (Proxmox VE 9.x has no such "
+                "privilege)\n"},
+           Case{"--data /nonexistent --role TF:VM.GuestAgent.Audit --pve-version 8.4.1",
+                "pvesim: --role TF: invalid privilege 'VM.GuestAgent.Audit' (Proxmox VE 8.x has "
+                "no such privilege)\n"},
+           Case{"--data /nonexistent --role PVEVMAdmin:VM.Audit",
+                "pvesim: --role PVEVMAdmin: cannot change the built-in role\n"},
+           Case{"--data /nonexistent --acl /:VM.Monitor:tf@pve",
+                "pvesim: --acl /: Proxmox VE 9.x has no role or privilege 'VM.Monitor'\n"},
+           Case{"--data /nonexistent --role TF",
+                "pvesim: --role wants NAME:PRIV[,PRIV...], got 'TF'\n"},
        }) {
     std::string out;
     CHECK_MESSAGE(RunPvesim(c.args, &out) == 2, c.args);

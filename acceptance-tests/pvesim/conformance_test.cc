@@ -1,20 +1,25 @@
-// Compares pvesim's own parameter table with the official Proxmox VE API
-// schema dumps, when they are available (they are not part of the project).
+// Compares pvesim's own parameter table and privilege checks with the
+// official Proxmox VE API schema dumps, each release against its own dump
+// (8.4 as pvesim --pve-version 8.4.x, 9.1 as 9.1.x), when they are available
+// (they are not part of the project).
 // Without them the binary exits with kSkipExitCode after its other cases, so
 // CTest reports the test as skipped (SKIP_RETURN_CODE), never as passed.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "acceptance-tests/pvesim/params.h"
+#include "acceptance-tests/pvesim/privileges.h"
 
 namespace pvek8s::pvesim {
 namespace {
@@ -96,7 +101,71 @@ std::vector<std::string> Compare(const json& schema, const std::vector<MethodDef
   return problems;
 }
 
-void CheckAgainst(const std::string& file) {
+// The methods whose every schema parameter pvesim must know (the ones the
+// provider sends options to), so a release that adds one shows up here.
+const std::vector<std::pair<std::string, std::string>>& CompleteMethods() {
+  static const auto* methods = new std::vector<std::pair<std::string, std::string>>{
+      {"PUT", "/nodes/{node}/qemu/{vmid}/config"},
+      {"POST", "/nodes/{node}/qemu/{vmid}/config"},
+      {"POST", "/nodes/{node}/qemu/{vmid}/status/start"}};
+  return *methods;
+}
+
+// Schema parameters of CompleteMethods() that `table` lacks, one line each.
+std::vector<std::string> CompareComplete(const json& schema, const std::vector<MethodDef>& table) {
+  std::vector<std::string> problems;
+  for (const auto& [method, path] : CompleteMethods()) {
+    const json* node = FindPath(schema, path);
+    const MethodDef* ours = nullptr;
+    for (const MethodDef& m : table) {
+      if (m.method == method && m.path == path) ours = &m;
+    }
+    if (node == nullptr || ours == nullptr || !(*node)["info"].contains(method)) continue;
+    for (const auto& [name, unused] : (*node)["info"][method]["parameters"]["properties"].items()) {
+      // Indexed options are "net[n]" in both.
+      bool known = std::any_of(ours->params.begin(), ours->params.end(),
+                               [&](const ParamDef& p) { return p.name == name; });
+      if (!known) {
+        problems.push_back(method + " " + path + " " + name + ": in schema, not in pvesim");
+      }
+    }
+  }
+  return problems;
+}
+
+// Differences between the privileges pvesim checks and the schema's
+// `permissions.check` (["perm", PATH, [PRIVS], "any", 1]), one line each.
+std::vector<std::string> ComparePermissions(const json& schema,
+                                            const std::vector<EndpointPrivs>& ours) {
+  std::vector<std::string> problems;
+  for (const EndpointPrivs& e : ours) {
+    std::string where = e.method + " " + e.path;
+    const json* node = FindPath(schema, e.path);
+    if (node == nullptr || !(*node)["info"].contains(e.method)) {
+      problems.push_back(where + ": method not in schema");
+      continue;
+    }
+    const json& perm = (*node)["info"][e.method].value("permissions", json::object());
+    const json check = perm.value("check", json::array());
+    if (check.size() < 3 || check[0] != "perm" || check[1] != "/vms/{vmid}" ||
+        !check[2].is_array()) {
+      problems.push_back(where + ": schema check is " + perm.dump());
+      continue;
+    }
+    std::set<std::string> theirs;
+    for (const auto& p : check[2]) theirs.insert(p.get<std::string>());
+    bool any = check.size() >= 5 && check[3] == "any" && check[4] == 1;
+    std::set<std::string> mine(e.privs.begin(), e.privs.end());
+    // A one-privilege "any" is the same check as a plain one.
+    if (mine != theirs || (any != e.any && theirs.size() > 1)) {
+      problems.push_back(where + ": pvesim checks " + json(mine).dump() + (e.any ? " (any)" : "") +
+                         ", schema " + check.dump());
+    }
+  }
+  return problems;
+}
+
+void CheckAgainst(const std::string& file, int major) {
   std::string path = SchemaDir() + "/" + file;
   if (SchemaDir().empty() || !std::filesystem::exists(path)) {
     MissingSchemas().push_back(path);
@@ -107,7 +176,10 @@ void CheckAgainst(const std::string& file) {
   ss << in.rdbuf();
   json schema = json::parse(ss.str(), nullptr, false);
   REQUIRE_FALSE(schema.is_discarded());
-  std::vector<std::string> problems = Compare(schema, MethodDefs());
+  std::vector<MethodDef> table = MethodDefsFor(major);
+  std::vector<std::string> problems = Compare(schema, table);
+  for (const auto& p : CompareComplete(schema, table)) problems.push_back(p);
+  for (const auto& p : ComparePermissions(schema, VmEndpointPrivs(major))) problems.push_back(p);
   for (const auto& p : problems) MESSAGE(file << ": " << p);
   CHECK(problems.empty());
 }
@@ -128,8 +200,26 @@ TEST_CASE("the comparison reports wrong types, formats and unknown parameters") 
   CHECK(Compare(schema, {{"GET", "/version", {a, b}}}).empty());
 }
 
-TEST_CASE("parameter table matches the PVE 8.4 schema") { CheckAgainst("pve-api-schema-8.4.json"); }
-TEST_CASE("parameter table matches the PVE 9.1 schema") { CheckAgainst("pve-api-schema-9.1.json"); }
+TEST_CASE("the comparison reports missing parameters and privileges that differ") {
+  json schema = json::parse(R"([{"path": "/nodes/{node}/qemu/{vmid}/status/start", "info": {
+      "POST": {"permissions": {"check": ["perm", "/vms/{vmid}", ["A", "B"], "any", 1]},
+               "parameters": {"properties": {"node": {}, "new-one": {}}}}}}])");
+  std::vector<MethodDef> table = {
+      {"POST", "/nodes/{node}/qemu/{vmid}/status/start", {ParamDef{.name = "node"}}}};
+  CHECK(CompareComplete(schema, table) ==
+        std::vector<std::string>{
+            "POST /nodes/{node}/qemu/{vmid}/status/start new-one: in schema, not in pvesim"});
+  table[0].params.push_back(ParamDef{.name = "new-one"});
+  CHECK(CompareComplete(schema, table).empty());
+  const std::string start = "/nodes/{node}/qemu/{vmid}/status/start";
+  CHECK(ComparePermissions(schema, {{"POST", start, {"A", "B"}, true}}).empty());
+  CHECK(ComparePermissions(schema, {{"POST", start, {"A", "B"}, false}}).size() == 1);
+  CHECK(ComparePermissions(schema, {{"POST", start, {"A"}, false}}).size() == 1);
+  CHECK(ComparePermissions(schema, {{"GET", start, {"A"}, false}}).size() == 1);
+}
+
+TEST_CASE("pvesim 8.x matches the PVE 8.4 schema") { CheckAgainst("pve-api-schema-8.4.json", 8); }
+TEST_CASE("pvesim 9.x matches the PVE 9.1 schema") { CheckAgainst("pve-api-schema-9.1.json", 9); }
 
 }  // namespace
 }  // namespace pvek8s::pvesim

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "acceptance-tests/pvesim/http_server.h"
+#include "acceptance-tests/pvesim/privileges.h"
 #include "acceptance-tests/pvesim/sim.h"
 #include "acceptance-tests/pvesim/tls.h"
 #include "provider/base/log.h"
@@ -141,6 +142,11 @@ const std::vector<Flag>& Flags() {
        [](Config* c, const std::string& v) {
          return pvek8s::pvesim::AddAclSpec(&c->options.auth, v);
        }},
+      {"--role", "NAME:PRIV[,PRIV...]",
+       "a custom role like pveum role add NAME -privs; checked against --pve-version; repeatable",
+       [](Config* c, const std::string& v) {
+         return pvek8s::pvesim::AddRoleSpec(&c->options.auth, v);
+       }},
       {"--profile", "fast|realistic", "task and agent timings (fast)",
        [](Config* c, const std::string& v) {
          c->profile = v;
@@ -174,7 +180,8 @@ const std::vector<Flag>& Flags() {
          c->options.legacy_errors = true;
          return Status::Ok();
        }},
-      {"--pve-version", "X.Y.Z", "what /version reports (8.4.1)", SetVersion},
+      {"--pve-version", "X.Y.Z",
+       "what /version reports; 8.x or 9.x privileges, roles and parameters (9.1.1)", SetVersion},
       {"--log-requests", nullptr, "log every request and issued ticket to stderr (no secrets)",
        [](Config* c, const std::string&) {
          c->options.log_requests = true;
@@ -234,6 +241,11 @@ int ParseArgs(int argc, char** argv, Config* c) {
 int Finish(Config* c, std::string* host, int* port) {
   SimOptions& options = c->options;
   if (options.data_dir.empty()) return Fail("--data DIR is required");
+  // Roles and ACLs mean what the release says (VM.Monitor is gone in 9.x).
+  auto major = pvek8s::pvesim::ParsePveMajor(options.version);
+  if (!major.ok()) return Fail(major.status().message());
+  options.auth.pve_major = *major;
+  if (Status s = pvek8s::pvesim::CheckAuthConfig(options.auth); !s.ok()) return Fail(s.message());
   auto timings = pvek8s::pvesim::Timings::ForProfile(c->profile);
   if (!timings) return Fail("unknown profile '" + c->profile + "' (fast, realistic)");
   options.timings = *timings;

@@ -36,6 +36,7 @@ std::vector<ParamDef> VmOptions() {
   return {
       Bool("acpi"),
       Str("affinity").Format("pve-cpuset"),
+      Bool("allow-ksm").Since(9),
       Str("agent").PropertyString(),
       Str("amd-sev").Format("pve-qemu-sev-fmt"),
       Str("arch").Enum({"x86_64", "aarch64"}),
@@ -64,6 +65,7 @@ std::vector<ParamDef> VmOptions() {
       Str("hotplug").Format("pve-hotplug-features"),
       Str("hugepages").Enum({"any", "2", "1024"}),
       Str("ide[n]").PropertyString().Indexed(3),
+      Str("intel-tdx").Format("pve-qemu-tdx-fmt").Since(9),
       Str("ipconfig[n]").Format("pve-qm-ipconfig").Indexed(31),
       Str("ivshmem").PropertyString(),
       Bool("keephugepages"),
@@ -212,9 +214,10 @@ std::vector<MethodDef> BuildTable() {
        q + "/status/start",
        {Node(), Vmid(), Str("force-cpu"), Str("machine").PropertyString(),
         Str("migratedfrom").Format("pve-node"), Str("migration_network").Format("CIDR"),
-        Str("migration_type").Enum({"secure", "insecure"}), Bool("skiplock"),
+        Str("migration_type").Enum({"secure", "insecure"}),
+        Str("nets-host-mtu").Pattern(R"(net\d+=\d+(,net\d+=\d+)*)").Since(9), Bool("skiplock"),
         Str("stateuri").MaxLength(128), Str("targetstorage").Format("storage-pair-list"),
-        Int("timeout").Min(0)}},
+        Int("timeout").Min(0), Bool("with-conntrack-state").Since(9)}},
       {"POST",
        q + "/status/stop",
        {Node(), Vmid(), Bool("keepActive"), Str("migratedfrom").Format("pve-node"),
@@ -482,6 +485,14 @@ const std::vector<MethodDef>& MethodDefs() {
   return *table;
 }
 
+std::vector<MethodDef> MethodDefsFor(int major) {
+  std::vector<MethodDef> out = MethodDefs();
+  for (MethodDef& m : out) {
+    std::erase_if(m.params, [major](const ParamDef& p) { return p.since_major > major; });
+  }
+  return out;
+}
+
 const MethodDef* FindMethodDef(std::string_view method, std::string_view path) {
   for (const MethodDef& d : MethodDefs()) {
     if (d.method == method && d.path == path) return &d;
@@ -584,11 +595,11 @@ std::string CheckValue(const ParamDef& def, std::string_view value) {
   return "";
 }
 
-ErrorMap Validate(const MethodDef& def, const ParamMap& params) {
+ErrorMap Validate(const MethodDef& def, const ParamMap& params, int major) {
   ErrorMap errors;
   for (const auto& [name, value] : params) {
     const ParamDef* p = FindParam(def, name);
-    if (p == nullptr) {
+    if (p == nullptr || p->since_major > major) {
       errors[name] =
           "property is not defined in schema and the schema does not allow additional properties";
       continue;

@@ -36,6 +36,7 @@ struct ParamDef {
   int max_length = 0;     // 0 = unlimited.
   std::string requires_;  // Another parameter that must be present with this one.
   int max_index = -1;     // For "name[n]": the highest n accepted.
+  int since_major = 0;    // The first Proxmox VE major release that has it; 0: all.
 
   // Chainable setters keep the table readable.
   ParamDef& Required() {
@@ -78,6 +79,10 @@ struct ParamDef {
     max_index = max;
     return *this;
   }
+  ParamDef& Since(int major) {
+    since_major = major;
+    return *this;
+  }
 };
 
 struct MethodDef {
@@ -87,8 +92,14 @@ struct MethodDef {
   bool allowtoken = true;
 };
 
-// Every method pvesim serves, in no particular order.
+// Every method pvesim serves, in no particular order, with every parameter
+// of every release (see ParamDef::since_major).
 const std::vector<MethodDef>& MethodDefs();
+
+// MethodDefs() as Proxmox VE `major` has them: without the parameters of
+// later releases (9.x adds allow-ksm and intel-tdx to the VM options and
+// with-conntrack-state to status/start).
+std::vector<MethodDef> MethodDefsFor(int major);
 
 // The definition for `method` on the templated `path`, or nullptr.
 const MethodDef* FindMethodDef(std::string_view method, std::string_view path);
@@ -111,8 +122,8 @@ std::string CheckValue(const ParamDef& def, std::string_view value);
 
 // Validates `params` against `def` the way PVE::JSONSchema::validate does:
 // unknown names, missing required ones, types, formats, patterns, ranges,
-// enums and `requires`.
-ErrorMap Validate(const MethodDef& def, const ParamMap& params);
+// enums and `requires`. A parameter newer than `major` is unknown.
+ErrorMap Validate(const MethodDef& def, const ParamMap& params, int major = 99);
 
 // Splits a Proxmox list value on ',', ';' and whitespace, dropping empties.
 std::vector<std::string> SplitList(std::string_view value);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "acceptance-tests/pvesim/privileges.h"
 #include "acceptance-tests/pvesim/sim_internal.h"
 #include "provider/base/encoding.h"
 
@@ -62,6 +63,9 @@ StatusOr<std::unique_ptr<Simulator>> Simulator::Create(SimOptions options) {
     fs::permissions(key_path, fs::perms::owner_read | fs::perms::owner_write, ec);
   }
   AuthConfig auth = sim->options_.auth;
+  PVEK8S_ASSIGN_OR_RETURN(sim->options_.pve_major, ParsePveMajor(sim->options_.version));
+  auth.pve_major = sim->options_.pve_major;
+  PVEK8S_RETURN_IF_ERROR(CheckAuthConfig(auth));
   if (auth.passwords.empty() && auth.tokens.empty()) auth.passwords["root@pam"] = "pvesim";
   sim->auth_ = std::make_unique<Auth>(std::move(auth), key);
   PVEK8S_RETURN_IF_ERROR(sim->Load());

@@ -82,8 +82,11 @@ struct SimOptions {
   // issued ticket, so tests can count calls; never a secret.
   bool log_requests = false;
   std::string ssl_fingerprint;  // Reported by GET /nodes (the server certificate's).
-  std::string version = "8.4.1";
-  std::string release = "8.4";
+  // What /version reports; its major release (8 or 9) decides privileges,
+  // built-in roles and the 9.x-only parameters.
+  std::string version = "9.1.1";
+  std::string release = "9.1";
+  int pve_major = 9;  // Set from `version` by Create.
 };
 
 class Simulator {

@@ -287,7 +287,7 @@ Simulator::Result Simulator::Process(Request& r) {
     return Result::Fail(403, "Permission check failed (URI '" + r.path +
                                  "' not available with API token, need proper ticket.)");
   }
-  ErrorMap errors = Validate(*r.def, r.params);
+  ErrorMap errors = Validate(*r.def, r.params, options_.pve_major);
   if (!errors.empty()) return Result::ParamError(errors);
   if (FaultFires(FaultSpec::Kind::kHttp500, r.method, r.path)) {
     std::string message;

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "acceptance-tests/pvesim/privileges.h"
 #include "acceptance-tests/pvesim/sim.h"
 #include "acceptance-tests/pvesim/sim_internal.h"
 
@@ -149,7 +150,11 @@ Simulator::Result Simulator::GetAgentIndex(Request& r) {
 
 std::optional<Simulator::Result> Simulator::AgentReady(Request& r, Vm** vm) {
   if (auto e = LoadVm(r, vm)) return e;
-  if (auto e = CheckPriv(r, "/vms/" + std::to_string((*vm)->vmid), {"VM.Monitor"})) return e;
+  // 8.x: VM.Monitor; 9.x: VM.GuestAgent.Audit or .Unrestricted (any one).
+  std::vector<std::string> privs = AgentReadPrivs(options_.pve_major);
+  if (auto e = CheckPriv(r, "/vms/" + std::to_string((*vm)->vmid), privs, privs.size() > 1)) {
+    return e;
+  }
   if (!AgentEnabled((*vm)->conf)) return Result::Fail(500, "No QEMU guest agent configured");
   if (!(*vm)->running) {
     return Result::Fail(500, "VM " + std::to_string((*vm)->vmid) + " is not running");

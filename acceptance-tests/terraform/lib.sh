@@ -194,7 +194,8 @@ finish() {
 
 # pvesim_start BINARY NAME [ARGS...]: starts a simulator on a free loopback
 # port with the test token (PVE_TOKEN_FLAGS, e.g. ",privsep=1", is appended to
-# it); sets PVE_URL, PVE_FP, PVE_DATA, PVESIM_PID.
+# it), as Proxmox VE $PVESIM_VERSION when set (else pvesim's default, 9.1.1;
+# a --pve-version in ARGS wins); sets PVE_URL, PVE_FP, PVE_DATA, PVESIM_PID.
 PVE_TOKEN_ID='terraform@pam!tf'
 PVE_TOKEN_SECRET=0b0a8f2e-4c7e-4bd1-9a55-6a5d7e6b1c2f
 PVESIM_PIDS=()
@@ -206,7 +207,8 @@ pvesim_start() {
   local fd line
   # Read the ready line straight from the simulator's stdout, with a deadline.
   exec {fd}< <(exec "$binary" --listen 127.0.0.1:0 --data "$PVE_DATA" \
-    --token "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET${PVE_TOKEN_FLAGS:-}" "$@" 2>"$PVE_DATA/log")
+    --token "$PVE_TOKEN_ID=$PVE_TOKEN_SECRET${PVE_TOKEN_FLAGS:-}" \
+    ${PVESIM_VERSION:+--pve-version "$PVESIM_VERSION"} "$@" 2>"$PVE_DATA/log")
   PVESIM_PID=$!
   PVESIM_PIDS+=("$PVESIM_PID")
   if ! read -r -t 30 -u "$fd" line; then

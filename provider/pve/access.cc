@@ -19,4 +19,15 @@ std::string StorageAclPath(const std::string& storage) { return "/storage/" + st
 
 std::string PoolAclPath(const std::string& pool) { return "/pool/" + pool; }
 
+std::string BridgeAclPath(const std::string& bridge) { return "/sdn/zones/localnetwork/" + bridge; }
+
+std::string AgentReadPrivilege(int major) {
+  return major != 0 && major < 9 ? "VM.Monitor" : "VM.GuestAgent.Audit";
+}
+
+bool CanReadAgent(const std::set<std::string>& have, int major) {
+  if (have.contains(AgentReadPrivilege(major))) return true;
+  return AgentReadPrivilege(major) != "VM.Monitor" && have.contains("VM.GuestAgent.Unrestricted");
+}
+
 }  // namespace pvek8s::pve

@@ -50,8 +50,8 @@ struct FakeCluster {
     configs[9000] = {
         {"name", "ubuntu-2204"}, {"template", 1}, {"scsi0", "local-lvm:base-9000-disk-0,size=10G"}};
     configs[9001] = configs[9000];
-    fake->On("GET", "/version", [](const HttpRequest&) {
-      return FakeTransport::Data({{"version", "8.4.1"}});
+    fake->On("GET", "/version", [this](const HttpRequest&) {
+      return FakeTransport::Data({{"version", version}});
     });
     fake->On("GET", "/nodes", [](const HttpRequest&) {
       return FakeTransport::Data(json::array(
@@ -117,11 +117,21 @@ struct FakeCluster {
   std::unique_ptr<pve::Client> client;
   std::map<std::string, json> vms;
   std::map<int64_t, json> configs;
-  std::vector<std::string> granted = {"VM.Clone",          "VM.Allocate",
-                                      "VM.Config.CPU",     "VM.Config.Cloudinit",
-                                      "VM.Config.Disk",    "VM.Config.Memory",
-                                      "VM.Config.Network", "VM.Config.Options",
-                                      "VM.PowerMgmt",      "Datastore.AllocateSpace"};
+  std::string version = "8.4.1";
+  // docs/proxmox-privileges.md's 8.4 role.
+  std::vector<std::string> granted = {"VM.Audit",
+                                      "VM.Clone",
+                                      "VM.Allocate",
+                                      "VM.Config.CPU",
+                                      "VM.Config.Cloudinit",
+                                      "VM.Config.Disk",
+                                      "VM.Config.Memory",
+                                      "VM.Config.Network",
+                                      "VM.Config.Options",
+                                      "VM.PowerMgmt",
+                                      "VM.Monitor",
+                                      "Datastore.AllocateSpace",
+                                      "SDN.Use"};
 };
 
 bool HasError(const std::vector<std::string>& errors, const std::string& text) {
@@ -194,9 +204,48 @@ TEST_CASE("plan checks name what the apply would trip over") {
     c.granted = {"VM.Clone", "VM.Allocate"};
     auto e = c.Errors(c.Plan({{"target_node", Value::String("pve1")}}));
     CHECK(HasError(e,
-                   "Missing privileges: The API token terraform@pam!test lacks "
-                   "VM.Config.CPU, VM.Config.Cloudinit, VM.Config.Disk, VM.Config.Memory, "
-                   "VM.Config.Network, VM.Config.Options, VM.PowerMgmt on /vms."));
+                   "Missing privileges: The API token terraform@pam!test lacks VM.Audit on "
+                   "/vms/9000; VM.Audit, VM.Config.CPU, VM.Config.Cloudinit, VM.Config.Disk, "
+                   "VM.Config.Memory, VM.Config.Network, VM.Config.Options, VM.PowerMgmt, "
+                   "VM.Monitor on /vms (Proxmox VE 8.x names)."));
+  }
+}
+
+// The guest-agent privilege of a node without a static address, as the
+// release in /version names it (issue 14): VM.Monitor on 8.x,
+// VM.GuestAgent.Audit on 9.x, where VM.Monitor does not exist.
+TEST_CASE("plan checks name the agent privilege of the Proxmox VE release") {
+  FakeCluster c;
+  c.ServeConfig("pve1", 9000);
+  Type it = framework::ImpliedType(NodeSchema().block).attributes().at("ip");
+  auto ip = [&](const char* address) {
+    return Value::Object(
+        it, {{"address", Value::String(address)}, {"gateway", Value::Null(Type::String())}});
+  };
+  auto plan = [&](const char* address) {
+    return c.Plan({{"target_node", Value::String("pve1")}, {"ip", ip(address)}});
+  };
+  std::erase(c.granted, "VM.Monitor");
+  SUBCASE("8.4 without VM.Monitor") {
+    CHECK(HasError(c.Errors(plan("dhcp")), "lacks VM.Monitor on /vms (Proxmox VE 8.x names)"));
+    CHECK(c.Errors(plan("192.168.100.171/24")).empty());  // static: no agent read
+  }
+  SUBCASE("9.1 names VM.GuestAgent.Audit, never VM.Monitor") {
+    c.version = "9.1.1";
+    auto e = c.Errors(plan("dhcp"));
+    CHECK(HasError(e, "lacks VM.GuestAgent.Audit on /vms (Proxmox VE 9.x names)"));
+    CHECK_FALSE(HasError(e, "VM.Monitor"));
+    CHECK(HasError(c.Errors(c.Plan({{"target_node", Value::String("pve1")}})),
+                   "VM.GuestAgent.Audit"));  // no ip block: DHCP too
+    c.granted.push_back("VM.Monitor");       // what an 8.4 role carried over would hold
+    CHECK(HasError(c.Errors(plan("dhcp")), "VM.GuestAgent.Audit"));
+    c.granted.push_back("VM.GuestAgent.Unrestricted");
+    CHECK(c.Errors(plan("dhcp")).empty());
+  }
+  SUBCASE("9.1 with VM.GuestAgent.Audit") {
+    c.version = "9.1.1";
+    c.granted.push_back("VM.GuestAgent.Audit");
+    CHECK(c.Errors(plan("dhcp")).empty());
   }
 }
 

@@ -175,6 +175,7 @@ void ClusterSnapshot::Fetch(pve::Client& c) {
   auto version = pve::GetVersion(c);
   reach_ = version.ok() ? Status::Ok() : version.status();
   if (!reach_.ok()) return;
+  pve_major_ = pve::ParseRelease(*version).major;
   auto nodes = pve::ListNodes(c);
   if (!nodes.ok()) {
     reach_ = nodes.status();
@@ -191,9 +192,11 @@ void ClusterSnapshot::Fetch(pve::Client& c) {
   std::sort(node_names_.begin(), node_names_.end());
 }
 
-// The privileges a create needs (clone, configure, grow, start), checked
+// The privileges a create needs (clone, configure, grow, start, and, for a
+// node without a static address, reading it from the guest agent), checked
 // with the caller's own effective privileges so that every missing one is
-// named at once. Skipped when Proxmox will not say.
+// named at once. Skipped when Proxmox will not say. docs/proxmox-privileges.md
+// lists the same set as a role; keep the two in step.
 void ClusterSnapshot::CheckPrivileges(pve::Client& c, const Value& plan,
                                       const std::vector<TemplateRef>& holders,
                                       framework::Diagnostics& diags) {
@@ -203,16 +206,24 @@ void ClusterSnapshot::CheckPrivileges(pve::Client& c, const Value& plan,
     if (target && t.node == *target) source = &t;
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> need = {
-      {pve::VmAclPath(source->vmid), {"VM.Clone"}}};
+      {pve::VmAclPath(source->vmid), {"VM.Audit", "VM.Clone"}}};
   auto vmid = plan.GetInt("vmid");
   std::string vm_path = pve::VmAclPath(vmid);
-  need.push_back({vm_path,
-                  {"VM.Allocate", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
-                   "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt"}});
+  need.push_back(
+      {vm_path,
+       {"VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
+        "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt"}});
   auto storage = plan.Attr("disk").GetString("storage");
   if (storage && plan.GetBool("full_clone").value_or(kDefaultFullClone)) {
     need.push_back({pve::StorageAclPath(*storage), {"Datastore.AllocateSpace"}});
   }
+  NodeModel model = NodeModel::FromValue(plan);
+  for (const auto& n : model.networks) {
+    if (!n.bridge.empty()) need.push_back({pve::BridgeAclPath(n.bridge), {"SDN.Use"}});
+  }
+  // The address of a node without a static one comes from the guest agent.
+  bool reads_agent =
+      model.started && plan.Attr("ip").IsWhollyKnown() && (!model.ip || model.ip->Dhcp());
   auto pool = plan.GetString("pool");
   std::vector<std::string> missing;
   for (const auto& [path, privs] : need) {
@@ -228,16 +239,22 @@ void ClusterSnapshot::CheckPrivileges(pve::Client& c, const Value& plan,
     for (const auto& p : privs) {
       if (!all.contains(p)) lack.push_back(p);
     }
+    if (path == vm_path && reads_agent && !pve::CanReadAgent(all, pve_major_)) {
+      lack.push_back(pve::AgentReadPrivilege(pve_major_));
+    }
     if (!lack.empty()) missing.push_back(Join(lack, ", ") + " on " + path);
   }
   if (missing.empty()) return;
   std::string who = c.options().token_id.empty() ? "user " + c.options().username
                                                  : "API token " + c.options().token_id;
+  std::string release =
+      pve_major_ > 0 ? " (Proxmox VE " + std::to_string(pve_major_) + ".x names)" : "";
   diags.AddError("Missing privileges",
-                 "The " + who + " lacks " + Join(missing, "; ") +
-                     ". Grant them, e.g. the PVEVMAdmin role on /vms and PVEDatastoreUser on "
-                     "the storage (pveum acl modify), or, for a privilege-separated token, "
-                     "give the token itself those roles.");
+                 "The " + who + " lacks " + Join(missing, "; ") + release +
+                     ". Grant them, e.g. the PVEVMAdmin role on /vms, PVEDatastoreUser on "
+                     "the storage and PVESDNUser on /sdn (pveum acl modify), or, for a "
+                     "privilege-separated token, give the token itself those roles. The "
+                     "provider's docs (proxmox-privileges) give a minimal role per release.");
 }
 
 StatusOr<std::set<std::string>> ClusterSnapshot::Permissions(pve::Client& c,

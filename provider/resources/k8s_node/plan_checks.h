@@ -1,7 +1,9 @@
 // What a create plan checks against the cluster, so that mistakes show at
 // `terraform plan` rather than halfway through an apply: connection,
 // template, target node(s), vmid in use, storage, pool, a disk smaller than
-// the template's, and missing privileges (all named at once).
+// the template's, and missing privileges (all named at once, as the Proxmox
+// VE release in /version calls them: VM.Monitor up to 8.x,
+// VM.GuestAgent.Audit from 9.0 on).
 #ifndef PROVIDER_RESOURCES_K8S_NODE_PLAN_CHECKS_H_
 #define PROVIDER_RESOURCES_K8S_NODE_PLAN_CHECKS_H_
 
@@ -46,6 +48,7 @@ class ClusterSnapshot {
   bool fetched_ = false;
   std::chrono::steady_clock::time_point fetched_at_;
   Status reach_;
+  int pve_major_ = 0;                    // of /version; 0 when unreadable
   std::vector<std::string> node_names_;  // sorted
   std::set<std::string> online_;
   std::map<std::string, std::vector<pve::VmSummary>> vms_;
