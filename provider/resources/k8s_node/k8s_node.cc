@@ -211,6 +211,9 @@ void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
     PlanCreate(req, resp, static_ip);
     return;
   }
+  // Should Terraform replace this instance, its create plan comes next and
+  // meets this VM under its own name.
+  if (auto vmid = prior.GetInt("vmid")) snapshot_->ClaimPrior(*vmid);
   bool replacing = !resp.requires_replace.empty();
   PlanDisk(prior, plan, resp.diagnostics);
   WarnReboots(prior, plan, resp.diagnostics);
