@@ -321,6 +321,7 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   if (priv.owner.empty()) priv.owner = HexEncode(RandomBytes(8));  // adopt after import
   resp.private_data = priv.Dump();
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
+  marker.blocks = plan.WrittenBlocks();
   s = node::ConfigureVm(c, vm, prior, plan, marker, deadline);
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");

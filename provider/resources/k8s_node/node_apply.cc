@@ -193,6 +193,7 @@ void CreateNode(pve::Client& c, const framework::CreateRequest& req, ApplyRespon
       std::chrono::steady_clock::now() + std::chrono::seconds(m.timeouts.create_seconds);
   OwnerMarker marker{"",           m.template_name,  m.role,
                      m.full_clone, /*pending=*/true, CreateOrigin(m.name)};
+  marker.blocks = m.WrittenBlocks();
   Placement p;
   resp.state = Value();
   if (!Place(c, m, marker, p, resp.diagnostics)) return;

@@ -193,7 +193,14 @@ Value StateFromVm(const Value& prior, const VmView& vm, bool full) {
   const Type& type = prior.type();
   const pve::VmConfig& c = vm.config;
   std::map<std::string, Value> attrs = prior.Entries();
-  auto blocks = [&](const char* b) { return full || prior.Attr(b).HasValue(); };
+  // An import fills the blocks the marker says the creating configuration
+  // wrote (all when it does not say), so that configuration plans no change.
+  auto blocks = [&](const char* b) {
+    if (!full) return prior.Attr(b).HasValue();
+    if (!vm.marker || !vm.marker->blocks) return true;
+    const auto& written = *vm.marker->blocks;
+    return std::find(written.begin(), written.end(), b) != written.end();
+  };
   attrs["name"] = Value::String(c.name);
   attrs["description"] = vm.user_description.empty() && prior.Attr("description").IsNull()
                              ? Value::Null(Type::String())
