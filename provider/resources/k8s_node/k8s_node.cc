@@ -322,6 +322,7 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   resp.private_data = priv.Dump();
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
   marker.blocks = plan.WrittenBlocks();
+  marker.target_nodes = plan.target_nodes;
   s = node::ConfigureVm(c, vm, prior, plan, marker, deadline);
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");

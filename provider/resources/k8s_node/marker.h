@@ -25,9 +25,12 @@ struct OwnerMarker {
   // changed the VM wrote, so that an import with that configuration fills
   // exactly those (ADR 0006). nullopt in markers written before 0.2.0.
   std::optional<std::vector<std::string>> blocks;
+  // The configuration's `target_nodes` (empty when it sets `target_node`),
+  // which an import cannot read from Proxmox either.
+  std::vector<std::string> target_nodes;
 };
 
-// "[pvek8s] owner=...;template=...;role=...;full=1[;blocks=cpu,disk]
+// "[pvek8s] owner=...;template=...;role=...;full=1[;blocks=cpu,disk][;nodes=pve1,pve2]
 // [;pending=1;origin=...]".
 std::string FormatMarker(const OwnerMarker& m);
 

@@ -194,6 +194,7 @@ void CreateNode(pve::Client& c, const framework::CreateRequest& req, ApplyRespon
   OwnerMarker marker{"",           m.template_name,  m.role,
                      m.full_clone, /*pending=*/true, CreateOrigin(m.name)};
   marker.blocks = m.WrittenBlocks();
+  marker.target_nodes = m.target_nodes;
   Placement p;
   resp.state = Value();
   if (!Place(c, m, marker, p, resp.diagnostics)) return;

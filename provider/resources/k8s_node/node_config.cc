@@ -176,6 +176,11 @@ std::map<std::string, Value> ImportedAttrs(const Value& s, const Type& type,
     out["template"] = Value::String(marker->template_name);
     out["role"] = Value::String(marker->role);
     out["full_clone"] = Value::Bool(marker->full_clone);
+    if (!marker->target_nodes.empty()) {
+      std::vector<Value> nodes;
+      for (const auto& n : marker->target_nodes) nodes.push_back(Value::String(n));
+      out["target_nodes"] = Value::List(Type::String(), std::move(nodes));
+    }
   }
   for (const auto& [attr, def] : std::vector<std::pair<const char*, Value>>{
            {"role", Value::String(kDefaultRole)},

@@ -78,7 +78,9 @@ framework::Schema NodeSchema() {
       "reachable at a known address. Creates are safe at any parallelism (VM ids cannot "
       "collide, template/storage lock timeouts are retried), and the provider only stops or "
       "deletes VMs that carry its ownership marker. A create plan checks the cluster (connection, "
-      "template, nodes, vmid, storage, pool, privileges) so mistakes show at plan. An apply "
+      "template, nodes, vmid, storage, pool, privileges) so mistakes show at plan, and fails when "
+      "a VM of the planned name exists, printing the import block that adopts it; an import "
+      "with the configuration that made the VM plans no change. An apply "
       "killed halfway leaves nothing behind: the next apply from the same working directory "
       "resumes the half-made VM or deletes it. Refresh never waits on a guest agent.";
   s.block.attributes = {

@@ -250,9 +250,11 @@ TEST_CASE("markers round-trip; user text is kept apart") {
   CHECK(*back->blocks == std::vector<std::string>{"cpu", "disk"});
   CHECK(back->origin == "feedbeef");
   m.blocks = std::vector<std::string>{};
+  m.target_nodes = {"pve1", "pve3"};
   back = ParseMarker(FormatMarker(m), &user);
   REQUIRE(back.has_value());
   CHECK(back->blocks == std::optional<std::vector<std::string>>(std::vector<std::string>{}));
+  CHECK(back->target_nodes == std::vector<std::string>{"pve1", "pve3"});
   CHECK_FALSE(ParseMarker("notes [pvek8s] owner=x", &user).has_value());  // not on its own line
   CHECK_FALSE(ParseMarker("[pvek8s] template=t", &user).has_value());     // no owner
   CHECK(CreateOrigin("a") == CreateOrigin("a"));
@@ -276,6 +278,10 @@ TEST_CASE("an import fills the optional blocks the creating configuration wrote"
   CHECK(*marker.blocks == std::vector<std::string>{"cpu", "disk"});
   Value state = imported(m, marker);
   CHECK(state.Attr("cpu").GetInt("cores") == 8);
+  CHECK(state.Attr("target_nodes").IsNull());  // the lab node sets target_node
+  m.target_nodes = {"pve1", "pve2"};
+  marker.target_nodes = m.target_nodes;
+  CHECK(NodeModel::FromValue(imported(m, marker)).target_nodes == m.target_nodes);
   CHECK(state.Attr("disk").GetString("size") == "10G");
   m.cpu.reset();
   m.disk.reset();

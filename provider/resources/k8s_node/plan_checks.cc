@@ -53,9 +53,9 @@ std::string DuplicateDetail(const std::string& name, const std::string& node, in
            "remove that VM.";
   }
   return out +
-         " It carries pvek8s's ownership marker (made by a configuration whose state is not "
-         "this one). To adopt it into this state, add an import block with this resource's "
-         "address (the \"with\" line above) and apply:\n\nimport {\n  to = <address, e.g. "
+         " It carries pvek8s's ownership marker: a configuration like this one made it. To "
+         "adopt it as this resource, add an import block with this resource's address (the "
+         "\"with\" line above) and apply:\n\nimport {\n  to = <address, e.g. "
          "proxmox_k8s_node.n[0]>\n  id = \"" +
          id + "\"\n}";
 }
