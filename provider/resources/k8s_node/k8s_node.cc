@@ -99,6 +99,16 @@ class K8sNodeResource : public framework::Resource {
 void K8sNodeResource::ValidateConfig(const Value& config, Diagnostics& diags) const {
   bool one = !config.Attr("target_node").IsNull();
   bool many = !config.Attr("target_nodes").IsNull();
+  // An import keeps both (where the VM is, and the candidates the marker
+  // recorded), so -generate-config-out writes both: consistent, that is
+  // fine; target_node then decides.
+  if (one && many && config.Attr("target_node").IsWhollyKnown() &&
+      config.Attr("target_nodes").IsWhollyKnown()) {
+    auto node = config.GetString("target_node");
+    for (const auto& n : config.Attr("target_nodes").Elements()) {
+      if (node && n.HasValue() && n.AsString() == *node) one = false;
+    }
+  }
   if (one && many) {
     diags.AddError("Conflicting placement", "Set target_node or target_nodes, not both.",
                    AttributePath("target_nodes"));
