@@ -118,6 +118,16 @@ class K8sNodeResource : public framework::Resource {
 void K8sNodeResource::ValidateConfig(const Value& config, Diagnostics& diags) const {
   bool one = !config.Attr("target_node").IsNull();
   bool many = !config.Attr("target_nodes").IsNull();
+  // An import keeps both (where the VM is, and the candidates the marker
+  // recorded), so -generate-config-out writes both: consistent, that is
+  // fine; target_node then decides.
+  if (one && many && config.Attr("target_node").IsWhollyKnown() &&
+      config.Attr("target_nodes").IsWhollyKnown()) {
+    auto node = config.GetString("target_node");
+    for (const auto& n : config.Attr("target_nodes").Elements()) {
+      if (node && n.HasValue() && n.AsString() == *node) one = false;
+    }
+  }
   if (one && many) {
     diags.AddError("Conflicting placement", "Set target_node or target_nodes, not both.",
                    AttributePath("target_nodes"));
@@ -296,6 +306,9 @@ void K8sNodeResource::ModifyPlan(const framework::PlanRequest& req,
     PlanCreate(req, resp, static_ip);
     return;
   }
+  // Should Terraform replace this instance, its create plan comes next and
+  // meets this VM under its own name.
+  if (auto vmid = prior.GetInt("vmid")) snapshot_->ClaimPrior(*vmid);
   bool replacing = !resp.requires_replace.empty();
   PlanMove(req, resp);
   if (!(plan == prior)) {
@@ -479,6 +492,8 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   Value planned = req.planned_state.WithAttr("target_node", Value::String(vm.node))
                       .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
+  marker.blocks = plan.WrittenBlocks();
+  marker.target_nodes = plan.target_nodes;
   s = node::RetryWhileLocked(
       c, vm, wait, [&] { return node::ConfigureVm(c, vm, prior, plan, marker, deadline); });
   if (!s.ok()) {

@@ -20,6 +20,8 @@ std::string FormatMarker(const OwnerMarker& m) {
   std::string out = std::string(kMarkerPrefix) + "owner=" + m.owner +
                     ";template=" + m.template_name + ";role=" + m.role +
                     ";full=" + (m.full_clone ? "1" : "0");
+  if (m.blocks) out += ";blocks=" + node::Join(*m.blocks, ",");
+  if (!m.target_nodes.empty()) out += ";nodes=" + node::Join(m.target_nodes, ",");
   if (m.pending) out += ";pending=1;origin=" + m.origin;
   return out;
 }
@@ -57,6 +59,8 @@ std::optional<OwnerMarker> ParseMarker(const std::string& description, std::stri
     if (k == "full") m.full_clone = v == "1";
     if (k == "pending") m.pending = v == "1";
     if (k == "origin") m.origin = v;
+    if (k == "nodes") m.target_nodes = node::Split(v, ",");
+    if (k == "blocks") m.blocks = v.empty() ? std::vector<std::string>{} : node::Split(v, ",");
   }
   std::string user = description.substr(0, pos);
   while (!user.empty() && user.back() == '\n') user.pop_back();

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pvek8s::resources {
 
@@ -20,9 +21,17 @@ struct OwnerMarker {
   // (same `origin`, see CreateOrigin) adopts it instead of cloning again.
   bool pending = false;
   std::string origin;
+  // The optional blocks (cpu, disk) the configuration that made or last
+  // changed the VM wrote, so that an import with that configuration fills
+  // exactly those (ADR 0006). nullopt in markers written before 0.2.0.
+  std::optional<std::vector<std::string>> blocks;
+  // The configuration's `target_nodes` (empty when it sets `target_node`),
+  // which an import cannot read from Proxmox either.
+  std::vector<std::string> target_nodes;
 };
 
-// "[pvek8s] owner=...;template=...;role=...;full=1[;pending=1;origin=...]".
+// "[pvek8s] owner=...;template=...;role=...;full=1[;blocks=cpu,disk][;nodes=pve1,pve2]
+// [;pending=1;origin=...]".
 std::string FormatMarker(const OwnerMarker& m);
 
 // Splits a description into the user's text and our marker, if any. A marker

@@ -201,6 +201,8 @@ void CreateNode(pve::Client& c, const framework::CreateRequest& req, ApplyRespon
       std::chrono::steady_clock::now() + std::chrono::seconds(m.timeouts.create_seconds);
   OwnerMarker marker{"",           m.template_name,  m.role,
                      m.full_clone, /*pending=*/true, CreateOrigin(m.name)};
+  marker.blocks = m.WrittenBlocks();
+  marker.target_nodes = m.target_nodes;
   Placement p;
   resp.state = Value();
   if (!Place(c, m, marker, p, resp.diagnostics)) return;

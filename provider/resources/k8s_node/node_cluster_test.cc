@@ -249,6 +249,54 @@ TEST_CASE("plan checks name the agent privilege of the Proxmox VE release") {
   }
 }
 
+TEST_CASE("a create plan never duplicates a node: the existing VM is named, with its import") {
+  FakeCluster c;
+  c.ServeConfig("pve1", 9000);
+  c.ServeConfig("pve2", 9001);
+  Value plan = c.Plan({{"target_node", Value::String("pve1")}});
+  SUBCASE("ours, from a configuration whose state is lost: the import block adopts it") {
+    c.AddVm("pve2", 101, "k8spps1", FormatMarker({"abc", "ubuntu-2204", "worker", true}));
+    CHECK(HasError(c.Errors(plan),
+                   "Node already exists: A VM named \"k8spps1\" already exists: vmid 101 on "
+                   "pve2."));
+    CHECK(HasError(c.Errors(plan),
+                   "import {\n  to = <address, e.g. proxmox_k8s_node.n[0]>\n  "
+                   "id = \"pve2/101\"\n}"));
+  }
+  SUBCASE("someone else's: named, no import offered") {
+    c.AddVm("pve2", 300, "k8spps1", "made by hand");
+    auto e = c.Errors(plan);
+    CHECK(HasError(e, "vmid 300 on pve2"));
+    CHECK(HasError(e, "does not carry pvek8s's ownership marker"));
+    CHECK_FALSE(HasError(e, "import {"));
+  }
+  SUBCASE("an interrupted create of this configuration is resumed, not a duplicate") {
+    OwnerMarker m{"abc", "ubuntu-2204", "worker", true, true, CreateOrigin("k8spps1")};
+    c.AddVm("pve2", 102, "k8spps1", FormatMarker(m));
+    CHECK(c.Errors(plan).empty());
+    m.origin = CreateOrigin("another-name");  // another checkout's interrupted create
+    c.configs[102]["description"] = FormatMarker(m);
+    CHECK(HasError(c.Errors(plan), "Node already exists"));
+  }
+  SUBCASE("the VM this process planned as a prior state is being replaced") {
+    c.AddVm("pve2", 103, "k8spps1", FormatMarker({"abc", "ubuntu-2204", "worker", true}));
+    ClusterSnapshot snapshot;
+    framework::Diagnostics diags;
+    snapshot.ClaimPrior(103);
+    snapshot.Check(*c.client, plan, diags);
+    CHECK_FALSE(diags.HasError());
+  }
+  SUBCASE("a VM deleted since the listing (a replacement's destroy) is gone, not a duplicate") {
+    c.AddVm("pve2", 104, "k8spps1", FormatMarker({"abc", "ubuntu-2204", "worker", true}));
+    c.fake->On("GET", "/nodes/pve2/qemu/104/config", [](const HttpRequest&) {
+      return FakeTransport::Error(500,
+                                  "Configuration file 'nodes/pve2/qemu-server/104.conf' "
+                                  "does not exist");
+    });
+    CHECK(c.Errors(plan).empty());
+  }
+}
+
 TEST_CASE("placement spreads parallel creates: what this process placed counts") {
   FakeCluster c;
   std::vector<TemplateRef> tmpl{{"pve1", 9000, "ubuntu-2204"}, {"pve2", 9001, "ubuntu-2204"}};

@@ -176,6 +176,11 @@ std::map<std::string, Value> ImportedAttrs(const Value& s, const Type& type,
     out["template"] = Value::String(marker->template_name);
     out["role"] = Value::String(marker->role);
     out["full_clone"] = Value::Bool(marker->full_clone);
+    if (!marker->target_nodes.empty()) {
+      std::vector<Value> nodes;
+      for (const auto& n : marker->target_nodes) nodes.push_back(Value::String(n));
+      out["target_nodes"] = Value::List(Type::String(), std::move(nodes));
+    }
   }
   for (const auto& [attr, def] : std::vector<std::pair<const char*, Value>>{
            {"role", Value::String(kDefaultRole)},
@@ -193,7 +198,14 @@ Value StateFromVm(const Value& prior, const VmView& vm, bool full) {
   const Type& type = prior.type();
   const pve::VmConfig& c = vm.config;
   std::map<std::string, Value> attrs = prior.Entries();
-  auto blocks = [&](const char* b) { return full || prior.Attr(b).HasValue(); };
+  // An import fills the blocks the marker says the creating configuration
+  // wrote (all when it does not say), so that configuration plans no change.
+  auto blocks = [&](const char* b) {
+    if (!full) return prior.Attr(b).HasValue();
+    if (!vm.marker || !vm.marker->blocks) return true;
+    const auto& written = *vm.marker->blocks;
+    return std::find(written.begin(), written.end(), b) != written.end();
+  };
   attrs["name"] = Value::String(c.name);
   attrs["description"] = vm.user_description.empty() && prior.Attr("description").IsNull()
                              ? Value::Null(Type::String())

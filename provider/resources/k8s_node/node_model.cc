@@ -186,6 +186,13 @@ Value NodeModel::ToValue(const Type& type) const {
   return Value::Object(type, std::move(out));
 }
 
+std::vector<std::string> NodeModel::WrittenBlocks() const {
+  std::vector<std::string> out;
+  if (cpu) out.push_back("cpu");
+  if (disk) out.push_back("disk");
+  return out;
+}
+
 bool CloudInitDiffers(const NodeModel& a, const NodeModel& b) {
   return a.ip != b.ip || a.ssh_public_keys != b.ssh_public_keys || a.ssh_user != b.ssh_user ||
          a.nameservers != b.nameservers || a.search_domain != b.search_domain;

@@ -118,6 +118,9 @@ struct NodeModel {
   // The value of the resource's type `type` (null for what the model leaves
   // unset; computed-only attributes null).
   tftypes::Value ToValue(const tftypes::Type& type) const;
+  // The optional single blocks this configuration writes ("cpu", "disk"),
+  // recorded in the ownership marker for a later import (ADR 0006).
+  std::vector<std::string> WrittenBlocks() const;
 };
 
 // Whether any cloud-init setting (ip, keys, user, DNS) differs.

@@ -243,10 +243,56 @@ TEST_CASE("markers round-trip; user text is kept apart") {
   CHECK_FALSE(back->full_clone);
   CHECK(back->pending);
   CHECK(back->origin == "feedbeef");
+  CHECK_FALSE(back->blocks.has_value());  // written before 0.2.0
+  m.blocks = std::vector<std::string>{"cpu", "disk"};
+  back = ParseMarker(FormatMarker(m), &user);
+  REQUIRE(back.has_value());
+  CHECK(*back->blocks == std::vector<std::string>{"cpu", "disk"});
+  CHECK(back->origin == "feedbeef");
+  m.blocks = std::vector<std::string>{};
+  m.target_nodes = {"pve1", "pve3"};
+  back = ParseMarker(FormatMarker(m), &user);
+  REQUIRE(back.has_value());
+  CHECK(back->blocks == std::optional<std::vector<std::string>>(std::vector<std::string>{}));
+  CHECK(back->target_nodes == std::vector<std::string>{"pve1", "pve3"});
   CHECK_FALSE(ParseMarker("notes [pvek8s] owner=x", &user).has_value());  // not on its own line
   CHECK_FALSE(ParseMarker("[pvek8s] template=t", &user).has_value());     // no owner
   CHECK(CreateOrigin("a") == CreateOrigin("a"));
   CHECK(CreateOrigin("a") != CreateOrigin("b"));
+}
+
+TEST_CASE("an import fills the optional blocks the creating configuration wrote") {
+  auto imported = [](const NodeModel& m, const OwnerMarker& marker) {
+    json conf = CloneConfig();
+    std::string desc = DescriptionWithMarker(m.description, marker);
+    Apply(conf,
+          pve::EncodeVmConfigPatch(ConfigPatch(std::nullopt, m, pve::DecodeVmConfig(conf), desc)));
+    VmView view{.config = pve::DecodeVmConfig(conf)};
+    view.marker = ParseMarker(view.config.description, &view.user_description);
+    NodeModel bare;  // what ImportState leaves: no blocks
+    return StateFromVm(bare.ToValue(NodeType()), view, /*full=*/true);
+  };
+  NodeModel m = LabNode();
+  OwnerMarker marker{"abc", m.template_name, m.role, true};
+  marker.blocks = m.WrittenBlocks();
+  CHECK(*marker.blocks == std::vector<std::string>{"cpu", "disk"});
+  Value state = imported(m, marker);
+  CHECK(state.Attr("cpu").GetInt("cores") == 8);
+  CHECK(state.Attr("target_nodes").IsNull());  // the lab node sets target_node
+  m.target_nodes = {"pve1", "pve2"};
+  marker.target_nodes = m.target_nodes;
+  CHECK(NodeModel::FromValue(imported(m, marker)).target_nodes == m.target_nodes);
+  CHECK(state.Attr("disk").GetString("size") == "10G");
+  m.cpu.reset();
+  m.disk.reset();
+  marker.blocks = m.WrittenBlocks();
+  state = imported(m, marker);
+  CHECK(state.Attr("cpu").IsNull());
+  CHECK(state.Attr("disk").IsNull());
+  marker.blocks.reset();  // a 0.1.0 marker does not say: every block is filled
+  state = imported(m, marker);
+  CHECK(state.Attr("cpu").HasValue());
+  CHECK(state.Attr("disk").HasValue());
 }
 
 TEST_CASE("crash recovery resumes only a pending VM of the same origin that fits the plan") {

@@ -1,6 +1,7 @@
 #include "provider/resources/k8s_node/plan_checks.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "provider/pve/access.h"
 #include "provider/pve/cluster.h"
@@ -38,6 +39,27 @@ bool SameNodeMaybe(pve::Client& c, const std::string& node, const pve::VmSummary
   return ParseMarker(conf->description, &user).has_value();
 }
 
+// Terraform does not tell a provider the address of the instance it plans;
+// its diagnostic shows it on the "with" line, next to this text.
+std::string DuplicateDetail(const std::string& name, const std::string& node, int64_t vmid,
+                            const std::optional<OwnerMarker>& marker) {
+  std::string id = node + "/" + std::to_string(vmid);
+  std::string out = "A VM named \"" + name + "\" already exists: vmid " + std::to_string(vmid) +
+                    " on " + node +
+                    ". Kubernetes node names must be unique, so it is not cloned again.";
+  if (!marker) {
+    return out +
+           " It does not carry pvek8s's ownership marker: choose another name, or rename or "
+           "remove that VM.";
+  }
+  return out +
+         " It carries pvek8s's ownership marker: a configuration like this one made it. To "
+         "adopt it as this resource, add an import block with this resource's address (the "
+         "\"with\" line above) and apply:\n\nimport {\n  to = <address, e.g. "
+         "proxmox_k8s_node.n[0]>\n  id = \"" +
+         id + "\"\n}";
+}
+
 }  // namespace
 
 void AddTemplateNotOnNode(framework::Diagnostics& diags, const std::string& tmpl,
@@ -66,6 +88,7 @@ void ClusterSnapshot::Check(pve::Client& c, const Value& plan, framework::Diagno
   }
   CheckPlacement(plan, holders, diags);
   CheckVmid(c, plan, diags);
+  CheckDuplicate(c, plan, diags);
   CheckDisk(c, plan, holders, diags);
   if (auto pool = plan.GetString("pool")) {
     Status found = pve::CheckPool(c, *pool);
@@ -77,6 +100,11 @@ void ClusterSnapshot::Check(pve::Client& c, const Value& plan, framework::Diagno
     }
   }
   if (!holders.empty()) CheckPrivileges(c, plan, holders, diags);
+}
+
+void ClusterSnapshot::ClaimPrior(int64_t vmid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  claimed_.insert(vmid);
 }
 
 std::vector<TemplateRef> ClusterSnapshot::Holders(const std::string& tmpl) const {
@@ -131,6 +159,32 @@ void ClusterSnapshot::CheckVmid(pve::Client& c, const Value& plan,
                          (vm.name.empty() ? std::string("a VM") : "\"" + vm.name + "\"") + " on " +
                          node + ". Choose another vmid, or leave it out.",
                      AttributePath("vmid"));
+    }
+  }
+}
+
+// The listing may be up to ten seconds old: a VM in it is read again, and
+// one that is gone (the replaced VM an apply has just deleted) is no
+// duplicate.
+void ClusterSnapshot::CheckDuplicate(pve::Client& c, const Value& plan,
+                                     framework::Diagnostics& diags) const {
+  auto name = plan.GetString("name");
+  if (!name) return;
+  for (const auto& [node, vms] : vms_) {
+    for (const auto& vm : vms) {
+      if (vm.template_ || vm.name != *name || claimed_.contains(vm.vmid)) continue;
+      auto conf = pve::GetVmConfig(c, {node, vm.vmid});
+      if (pve::Client::IsNotFound(conf.status())) continue;
+      if (!conf.ok()) {
+        diags.AddStatus(conf.status(), "Reading VM " + std::to_string(vm.vmid) + " on " + node +
+                                           " (named " + *name + ") failed");
+        continue;
+      }
+      std::string user;
+      auto marker = ParseMarker(conf->description, &user);
+      if (marker && marker->pending && marker->origin == CreateOrigin(*name)) continue;
+      diags.AddError("Node already exists", DuplicateDetail(*name, node, vm.vmid, marker),
+                     AttributePath("name"));
     }
   }
 }
