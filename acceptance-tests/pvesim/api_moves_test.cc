@@ -79,7 +79,7 @@ TEST_CASE("GET migrate: preconditions as Proxmox answers them") {
 }
 
 TEST_CASE("POST migrate: refusals in Proxmox's order and text") {
-  Sim s;
+  Sim s({"--pve-version", "8.4.1"});
   Client& c = s.client;
   CloneOk(c, 190, {{"name", "m"}, {"full", "1"}});
   // Target checks come before the config is even read.
@@ -227,7 +227,7 @@ TEST_CASE("a node that is down: 595 through the proxy, offline in /nodes, its VM
 }
 
 TEST_CASE("HA resources: add, list, migrate through the CRM, delete") {
-  Sim s({"--timing", "ha_delay=1"});
+  Sim s({"--timing", "ha_delay=1", "--pve-version", "8.4.1"});
   Client& c = s.client;
   CloneOk(c, 190, {{"name", "ha"}, {"full", "1"}});
   StartOk(c, "pve1", 190);
@@ -276,7 +276,7 @@ TEST_CASE("HA resources: add, list, migrate through the CRM, delete") {
 
 TEST_CASE("HA groups on 8.4, HA rules on 9.1") {
   {
-    Sim s;
+    Sim s({"--pve-version", "8.4.1"});
     Client& c = s.client;
     CHECK(
         c.Call("POST", "/cluster/ha/groups", {{"group", "grp"}, {"nodes", "pve3:2,pve2"}}).status ==
@@ -307,7 +307,7 @@ TEST_CASE("HA groups on 8.4, HA rules on 9.1") {
 }
 
 TEST_CASE("a node down: HA restarts its guests elsewhere after the fence delay") {
-  Sim s({"--timing", "ha_fence=1"});
+  Sim s({"--timing", "ha_fence=1", "--pve-version", "8.4.1"});
   Client& c = s.client;
   REQUIRE(c.Call("POST", "/cluster/ha/groups", {{"group", "grp"}, {"nodes", "pve3"}}).status ==
           200);

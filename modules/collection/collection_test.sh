@@ -48,7 +48,8 @@ import json, sys
 d = json.loads(sys.argv[1])["gcid.k8s.kernel_tuning"]
 opts = d["doc"]["options"]
 assert set(opts) == {"profile", "sysctl", "modules", "swap", "sysctl_file", "modules_file", "state",
-                     "sysctl_conflicts", "sysctl_override_file"}, opts
+                     "sysctl_conflicts", "sysctl_override_file", "modules_conflicts",
+                     "swap_conflicts"}, opts
 assert opts["profile"]["default"] == "kubernetes"
 assert d["examples"] and d["return"]["sysctl_changed"]
 PY
