@@ -56,7 +56,7 @@ std::string TaskLog(Client& c, const std::string& upid) {
 }
 
 void SetNode(Client& c, const std::string& node,
-             std::vector<std::pair<std::string, std::string>> what) {
+             const std::vector<std::pair<std::string, std::string>>& what) {
   REQUIRE(c.Call("PUT", "/pvesim/nodes/" + node, what).status == 200);
 }
 

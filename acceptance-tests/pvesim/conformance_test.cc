@@ -121,7 +121,8 @@ std::vector<std::string> CompareComplete(const json& schema, const std::vector<M
       if (m.method == method && m.path == path) ours = &m;
     }
     if (node == nullptr || ours == nullptr || !(*node)["info"].contains(method)) continue;
-    for (const auto& [name, unused] : (*node)["info"][method]["parameters"]["properties"].items()) {
+    for (const auto& item : (*node)["info"][method]["parameters"]["properties"].items()) {
+      const std::string& name = item.key();
       // Indexed options are "net[n]" in both.
       bool known = std::any_of(ours->params.begin(), ours->params.end(),
                                [&](const ParamDef& p) { return p.name == name; });

@@ -1,6 +1,7 @@
 // Migration (qm migrate): migrate_vm's synchronous checks in Proxmox's order,
 // the qmigrate task (lock, disk scan, copy, config move, unlock) and the HA
 // branch, which only queues a request for the CRM.
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -18,7 +19,7 @@ namespace {
 
 // AbstractMigrate's "(duration HH:MM:SS)".
 std::string Hms(double seconds) {
-  auto s = static_cast<int64_t>(seconds + 0.5);
+  auto s = static_cast<int64_t>(std::llround(seconds));
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
                 static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
@@ -180,7 +181,7 @@ std::vector<std::string> Simulator::MigrationBlockers(const Vm& vm, bool online,
     if (!HasIndexedPrefix(k, "unused")) attached_local = true;
   }
   if (online && attached_local && !with_local_disks) {
-    out.push_back("can't live migrate attached local disks without with-local-disks option");
+    out.emplace_back("can't live migrate attached local disks without with-local-disks option");
   }
   return out;
 }
@@ -204,7 +205,7 @@ std::string Simulator::StartMigration(MigrationPlan p, const std::string& user) 
   }
   if (!NodeOnline(p.target)) {
     // prepare()'s SSH test; a powered-off member is still a member.
-    t.log.push_back(
+    t.log.emplace_back(
         "ERROR: migration aborted (duration 00:00:00): Can't connect to destination "
         "address using public key");
     FinishTask(t, "migration aborted");
@@ -291,7 +292,7 @@ void Simulator::MoveMigratedConfig(const MigrationPlan& p) {
   for (auto& [volid, vol] : moved) v->volumes[volid] = vol;
   if (p.online && v->running) {
     t.log.push_back("starting VM " + std::to_string(p.vmid) + " on remote node '" + p.target + "'");
-    t.log.push_back("migration status: completed");
+    t.log.emplace_back("migration status: completed");
     v->started_at = WallNow();  // The target's QEMU process: new pid, uptime from 0.
   }
   v->node = p.target;

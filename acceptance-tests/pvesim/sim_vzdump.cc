@@ -73,7 +73,7 @@ void Simulator::VzdumpStep(const std::string& upid, const std::vector<int>& vmid
     // Errors of single VMs do not stop the job; they fail it at the end.
     int errors = t.warnings;
     t.warnings = 0;
-    if (errors == 0) t.log.push_back("INFO: Backup job finished successfully");
+    if (errors == 0) t.log.emplace_back("INFO: Backup job finished successfully");
     FinishTask(t, errors == 0 ? "" : "job errors");
     return;
   }

@@ -457,8 +457,9 @@ TEST_CASE("the module binary speaks the protocol and is static and small") {
   }
   CHECK(interp == !ansible::testing::kStaticModuleBinaries);
   CHECK(dynamic == !ansible::testing::kStaticModuleBinaries);
-  MESSAGE("kernel_tuning binary: " << elf.size() << " bytes"
-                                   << std::string(interp ? ", dynamic (sanitizer build)" : ", static"));
+  MESSAGE("kernel_tuning binary: "
+          << elf.size() << " bytes"
+          << std::string(interp ? ", dynamic (sanitizer build)" : ", static"));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ struct Version {
   int minor = 0;
   int patch = 0;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy misreads the defaulted <=>.
   auto operator<=>(const Version&) const = default;
   // "v1.27.3".
   std::string ToString() const;

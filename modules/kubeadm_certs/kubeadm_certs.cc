@@ -189,7 +189,7 @@ std::vector<std::string> Recover(const System& sys, bool check_mode) {
     std::error_code ec;
     if (!fs::exists(parked, ec) || fs::exists(live, ec)) continue;
     if (!check_mode) fs::rename(parked, live, ec);
-    if (!ec) back.push_back(m);
+    if (!ec) back.emplace_back(m);
   }
   return back;
 }
@@ -206,7 +206,7 @@ StatusOr<std::vector<std::string>> RestartStaticPods(const System& sys, std::chr
     if (!fs::exists(live, ec)) continue;
     fs::rename(live, sys.root + kRestartDir + "/" + m, ec);
     if (ec) break;
-    moved.push_back(m);
+    moved.emplace_back(m);
   }
   if (!ec && !moved.empty()) std::this_thread::sleep_for(wait);
   Status status = Status::Ok();

@@ -167,7 +167,7 @@ TEST_CASE("an expired token or another secret under the same ID is replaced") {
 
 TEST_CASE("expires_at sets the token's expiry to Terraform's token_expires_at") {
   ControlPlane cp;
-  const std::time_t at = std::time(nullptr) + 3 * 86400;
+  const std::time_t at = std::time(nullptr) + std::time_t{3} * 86400;
   char text[32];
   struct tm tm {};
   ::gmtime_r(&at, &tm);

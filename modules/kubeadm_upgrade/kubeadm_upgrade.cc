@@ -193,7 +193,7 @@ std::vector<std::string> UpgradeCommand(const Facts& f, const json& p) {
   if (f.rules.mode == UpgradeMode::kApply) {
     argv.insert(argv.end(), {"apply", f.rules.target.ToString(), "--yes"});
   } else {
-    argv.push_back("node");
+    argv.emplace_back("node");
   }
   argv.push_back("--certificate-renewal=" + Bool(p["certificate_renewal"].get<bool>()));
   argv.push_back("--etcd-upgrade=" + Bool(p["etcd_upgrade"].get<bool>()));

@@ -264,7 +264,8 @@ StatusOr<std::vector<Pod>> PodsOn(const Kubectl& kubectl, const std::string& nod
 
 // After a drain that did not finish: which pods are still there, and why.
 Result DrainFailed(const Context& c, const std::vector<std::string>& evict,
-                   const ansible::CommandResult& run, std::vector<std::string> args, Result r) {
+                   const ansible::CommandResult& run, const std::vector<std::string>& args,
+                   Result r) {
   const json& p = c.module.params();
   r.failed = true;
   StatusOr<std::vector<Pod>> remaining = PodsOn(c.kubectl, c.node);

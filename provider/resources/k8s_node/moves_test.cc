@@ -53,7 +53,7 @@ struct Moves {
                        {{"node", "pve4"}, {"status", "offline"}}}));
     });
   }
-  void Config(const std::string& node, json conf) {
+  void Config(const std::string& node, const json& conf) {
     fake->On("GET", "/nodes/" + node + "/qemu/101/config",
              [conf](const HttpRequest&) { return FakeTransport::Data(conf); });
   }

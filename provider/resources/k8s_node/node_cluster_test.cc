@@ -237,14 +237,14 @@ TEST_CASE("plan checks name the agent privilege of the Proxmox VE release") {
     CHECK_FALSE(HasError(e, "VM.Monitor"));
     CHECK(HasError(c.Errors(c.Plan({{"target_node", Value::String("pve1")}})),
                    "VM.GuestAgent.Audit"));  // no ip block: DHCP too
-    c.granted.push_back("VM.Monitor");       // what an 8.4 role carried over would hold
+    c.granted.emplace_back("VM.Monitor");    // what an 8.4 role carried over would hold
     CHECK(HasError(c.Errors(plan("dhcp")), "VM.GuestAgent.Audit"));
-    c.granted.push_back("VM.GuestAgent.Unrestricted");
+    c.granted.emplace_back("VM.GuestAgent.Unrestricted");
     CHECK(c.Errors(plan("dhcp")).empty());
   }
   SUBCASE("9.1 with VM.GuestAgent.Audit") {
     c.version = "9.1.1";
-    c.granted.push_back("VM.GuestAgent.Audit");
+    c.granted.emplace_back("VM.GuestAgent.Audit");
     CHECK(c.Errors(plan("dhcp")).empty());
   }
 }

@@ -188,8 +188,8 @@ Value NodeModel::ToValue(const Type& type) const {
 
 std::vector<std::string> NodeModel::WrittenBlocks() const {
   std::vector<std::string> out;
-  if (cpu) out.push_back("cpu");
-  if (disk) out.push_back("disk");
+  if (cpu) out.emplace_back("cpu");
+  if (disk) out.emplace_back("disk");
   return out;
 }
 
