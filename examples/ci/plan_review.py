@@ -329,9 +329,15 @@ def section(out, title, lines):
     out.append("")
 
 
-def moves(replaced):
-    """Replacements that put the node on another Proxmox host."""
+def moves(replaced, updated):
+    """Nodes that end up on another Proxmox host: migrated in place, or replaced there."""
     out = []
+    for n in updated:
+        before = value(n.change, "before", "target_node")
+        after = value(n.change, "after", "target_node")
+        if before and after and before != after:
+            out.append(f"- {n.label()}: {before} → {after} (migrated in place: the same VM, "
+                       "online when it runs)")
     for n in replaced:
         if any(list(p) == ["target_node"] for p in n.replace_paths):
             out.append(f"- {n.label()}: {value(n.change, 'before', 'target_node')} → "
@@ -348,10 +354,14 @@ def before_apply(by_kind, books):
                      " is destroyed.** Its etcd and API server go with it: back up etcd, "
                      "or plan to rebuild the cluster and join every node again.")
     for n in gone:
-        how = (f"`ansible-playbook -i inventory.yml {books['remove']} --limit {n.name}`"
-               if books["remove"] else f"`{DRAIN.format(n.name)}` (or your remove-node "
-               "playbook)")
-        steps.append(f"Drain `{n.name}` ({n.kind}): {how}, then `kubectl delete node {n.name}`.")
+        if books["remove"]:
+            # The lab's remove-node.yml drains, resets kubeadm and deletes the Node.
+            steps.append(f"Drain `{n.name}` ({n.kind}): `ansible-playbook -i inventory.yml "
+                         f"{books['remove']} -e node={n.name}` (drains, resets kubeadm on the "
+                         "node and deletes its Node object).")
+        else:
+            steps.append(f"Drain `{n.name}` ({n.kind}): `{DRAIN.format(n.name)}` (or your "
+                         f"remove-node playbook), then `kubectl delete node {n.name}`.")
     for n in by_kind["rebooted"]:
         steps.append(f"Drain `{n.name}` (reboots): `{DRAIN.format(n.name)}`" +
                      (" (the API server is down while it reboots)" if n.control_plane() else ""))
@@ -413,9 +423,9 @@ def render(doc, diagnostics=None, playbook_dir=None):
             node_table(by_kind["replaced"], "why (replace paths)", Node.why_replaced))
     section(out, f"Nodes rebooted in place ({len(by_kind['rebooted'])})",
             [f"- {n.label()}: " + "; ".join(n.reboot_reasons) for n in by_kind["rebooted"]])
-    moved = moves(by_kind["replaced"])
+    moved = moves(by_kind["replaced"], [n for n in nodes if n.kind == "updated"])
     section(out, "Nodes migrated", moved + ([""] if moved else []) + [
-        "The provider never live-migrates: a changed `target_node` replaces the VM."])
+        "A changed `target_node` migrates the VM in place (same vmid, MACs and disks)."])
     section(out, "Cluster identity and bootstrap token", [f"- {s}" for s in cluster_lines])
     if in_place or by_kind["forgotten"]:
         section(out, "Other changes to nodes in place",

@@ -99,8 +99,9 @@ class PlanReviewTest(unittest.TestCase):
 
     def test_runbook(self):
         before = section(self.text, "Before `terraform apply`")
-        self.assertRegex(before, r"1\. Drain `w2` \(removed\): `kubectl drain w2 .*"
-                                 r"`kubectl delete node w2`")
+        # The lab has remove-node.yml, which drains, resets and deletes the Node.
+        self.assertRegex(before, r"1\. Drain `w2` \(removed\): `ansible-playbook -i inventory.yml "
+                                 r"remove-node.yml -e node=w2` .*deletes its Node object")
         self.assertRegex(before, r"2\. Drain `w1` \(replaced\)")
         self.assertRegex(before, r"Drain `cp1` \(reboots\).*API server is down")
         after = section(self.text, "After `terraform apply`")
@@ -115,7 +116,10 @@ class PlanReviewTest(unittest.TestCase):
                 open(os.path.join(d, name), "w").close()
             text = plan_review.render(self.doc, [], d)
         before = section(text, "Before `terraform apply`")
-        self.assertIn("`ansible-playbook -i inventory.yml remove-node.yml --limit w2`", before)
+        self.assertIn("`ansible-playbook -i inventory.yml remove-node.yml -e node=w2`", before)
+        generic_before = section(plan_review.render(self.doc, [], None), "Before `terraform apply`")
+        self.assertRegex(generic_before, r"1\. Drain `w2` \(removed\): `kubectl drain w2 .*"
+                                         r"`kubectl delete node w2`")
         self.assertIn("--limit w4,w1", text)
         self.assertNotIn("cluster.yml", text)
         generic = plan_review.render(self.doc, [], None)

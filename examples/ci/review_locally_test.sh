@@ -48,7 +48,7 @@ expect_exit 0 "lab: review-locally.sh --pvesim --test passes" \
   --work "$TEST_ROOT/w-lab" "$TEST_ROOT/lab"
 cp "$TEST_ROOT/last.out" "$TEST_ROOT/lab.out"
 check "lab: site.yml and cluster.yml syntax-checked" \
-  has "$TEST_ROOT/lab.out" "ansible-playbook --syntax-check: cluster.yml site.yml"
+  has "$TEST_ROOT/lab.out" "ansible-playbook --syntax-check: certs.yml cluster.yml remove-node.yml site.yml upgrade.yml"
 check "lab: terraform test ran lab.tftest.hcl" has "$TEST_ROOT/w-lab/test.log" \
   'run "apply_the_lab"... pass' "Success! 3 passed, 0 failed."
 check "lab: the review adds three nodes and says how to join them" \
@@ -117,27 +117,26 @@ expect_exit 0 "change: review-locally.sh --simulator --base passes" \
   --work "$TEST_ROOT/w" "$TEST_ROOT/head"
 cp "$TEST_ROOT/last.out" "$TEST_ROOT/change.out"
 review=$TEST_ROOT/w/review.md
-check "summary: 1 added, 1 removed, 2 replaced, 2 rebooted, token rotated" has "$review" \
-  "**Nodes:** 1 added, 1 removed, 2 replaced, 2 rebooted; bootstrap token rotated."
+check "summary: 1 added, 1 removed, 1 replaced, 2 rebooted, token rotated" has "$review" \
+  "**Nodes:** 1 added, 1 removed, 1 replaced, 2 rebooted; bootstrap token rotated."
 check "added: w4 on pve2" in_section "Nodes added" "| \`w4\` | worker | pve2 | 10.9.0.15 |"
 check "removed: w2, its for_each key gone" in_section "Nodes removed" \
   "| \`w2\` | worker | pve3 | 10.9.0.13 | its for_each key is gone |"
 check "replaced, with Terraform's replace paths" in_section "Nodes replaced" \
-  "| \`w1\` | worker | pve3 | 10.9.0.12 | \`target_node\` pve2 → pve3 |" \
   "| \`w3\` | worker | pve1 | 10.9.0.14 | \`nameservers\` [1.1.1.1] → [8.8.8.8] |"
 check "rebooted: the attribute rule and the provider's warning agree" \
   in_section "Nodes rebooted" \
   "- \`cp1\` (control plane): hardware: \`memory\` 2048 → 4096; provider: CPU or memory of cp1" \
   "- \`w5\`: cloud-init: \`nameservers\` [1.1.1.1] → [8.8.8.8]; provider: Cloud-init settings of w5"
-check "migrated: w1 moves by replacement" in_section "Nodes migrated" \
-  "- \`w1\`: pve2 → pve3 (a new VM"
+check "migrated: w1 moves in place" in_section "Nodes migrated" \
+  "- \`w1\`: pve2 → pve3 (migrated in place"
 check "token rotation" in_section "Cluster identity" \
   "Bootstrap token of \`lab\` is rotated (\`token_ttl\` 24h → 48h): new value (sensitive)"
 check "before apply: drain the removed, replaced and rebooting nodes" \
   in_section "Before" "1. Drain \`w2\` (removed)" "kubectl delete node w2" \
-  "Drain \`w1\` (replaced)" "Drain \`w3\` (replaced)" "Drain \`cp1\` (reboots)" "Drain \`w5\` (reboots)"
+  "Drain \`w3\` (replaced)" "Drain \`cp1\` (reboots)" "Drain \`w5\` (reboots)"
 check "after apply: join the new nodes with site.yml and cluster.yml" \
-  in_section "After" "ansible-playbook -i inventory.yml site.yml cluster.yml --limit w4,w1,w3" \
+  in_section "After" "ansible-playbook -i inventory.yml site.yml cluster.yml --limit w4,w3" \
   "kubectl uncordon cp1" "kubectl uncordon w5"
 
 # The secrets the plan knows: the API token and the state's identity.
