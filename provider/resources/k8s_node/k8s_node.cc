@@ -351,6 +351,9 @@ void K8sNodeResource::Read(const framework::ReadRequest& req, framework::ReadRes
     resp.diagnostics.AddError("Corrupt state", "target_node or vmid is missing.");
     return;
   }
+  // A tainted instance is refreshed, then planned as a create without its
+  // prior state: the claim tells that create its VM is the one it replaces.
+  snapshot_->ClaimPrior(*vmid);
   pve::VmRef vm{*node_name, *vmid};
   auto found = node::LocateVm(c, SharedClusterListing(), vm, After(kMigrationWaitSeconds));
   if (!found.ok()) {
