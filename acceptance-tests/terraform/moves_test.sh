@@ -28,6 +28,9 @@ config() {
 resource "proxmox_k8s_node" "n" {
   count    = 2
   name     = "mv\${count.index}"
+  # Fixed ids: the checks below read n[0] and n[1] from state_vmids, which
+  # sorts by vmid, and parallel creates take free ids in any order.
+  vmid     = 100 + count.index
   $1
   template = "ubuntu-2204-template"
   started  = ${3:-true}

@@ -467,12 +467,6 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(plan.timeouts.update_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
-  // A VM moved since the refresh is changed where it is (and moved from there
-  // when the plan says so), never reported gone.
-  if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
-      found.ok() && !found->unreachable) {
-    vm = found->vm;
-  }
   Status s = node::CheckOwner(c, vm, priv.owner);
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Refusing to modify VM " + std::to_string(vm.vmid));
