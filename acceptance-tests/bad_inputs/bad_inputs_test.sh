@@ -50,4 +50,8 @@ add_sim expired "$PVE_TOKEN_ID" "$PVE_TOKEN_SECRET"
 
 python3 "$here/bad_inputs.py" run --root "$TEST_ROOT" --sims "$sims" \
   --kernel_tuning "$kernel_tuning" --kubeadm_init "$kubeadm_init" \
-  --kubeadm_join "$kubeadm_join" "$@"
+  --kubeadm_join "$kubeadm_join" \
+  $(for m in node_drain kubeadm_reset kubeadm_upgrade kubeadm_certs kubeadm_token; do
+    # The other modules are built beside kubeadm_join (build/modules/NAME/NAME).
+    echo "--$m $(dirname "$(dirname "$kubeadm_join")")/$m/$m"
+  done) "$@"
