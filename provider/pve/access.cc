@@ -19,6 +19,8 @@ std::string StorageAclPath(const std::string& storage) { return "/storage/" + st
 
 std::string PoolAclPath(const std::string& pool) { return "/pool/" + pool; }
 
+std::string NodeAclPath(const std::string& node) { return "/nodes/" + node; }
+
 std::string BridgeAclPath(const std::string& bridge) { return "/sdn/zones/localnetwork/" + bridge; }
 
 std::string AgentReadPrivilege(int major) {

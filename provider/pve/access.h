@@ -17,8 +17,10 @@ namespace pvek8s::pve {
 // has none there.
 StatusOr<std::set<std::string>> GetPermissions(Client& client, const std::string& path);
 
-// ACL paths: "/vms/ID" (or "/vms" for any VM), "/storage/ID", "/pool/ID".
+// ACL paths: "/vms/ID" (or "/vms" for any VM), "/storage/ID", "/pool/ID",
+// "/nodes/NODE".
 std::string VmAclPath(std::optional<int64_t> vmid);
+std::string NodeAclPath(const std::string& node);
 std::string StorageAclPath(const std::string& storage);
 std::string PoolAclPath(const std::string& pool);
 // "/sdn/zones/localnetwork/BRIDGE": where Proxmox checks SDN.Use for a NIC on

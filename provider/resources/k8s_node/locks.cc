@@ -91,7 +91,7 @@ Holder FindHolder(pve::Client& c, const pve::VmRef& vm, const std::string& lock,
   std::vector<std::string> types = LockHolderTaskTypes(lock);
   if (types.empty()) return Holder::kUnknown;
   if (!sees_all) {
-    auto privs = pve::GetPermissions(c, "/nodes/" + vm.node);
+    auto privs = pve::GetPermissions(c, pve::NodeAclPath(vm.node));
     sees_all = privs.ok() && privs->contains("Sys.Audit");
   }
   if (!*sees_all) return Holder::kUnknown;
