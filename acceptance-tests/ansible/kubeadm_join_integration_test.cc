@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "acceptance-tests/ansible/playbook_run.h"
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
 #include "modules/kubeadm/ca_hash.h"
@@ -23,25 +24,18 @@ using pvek8s::ansible::RunCommand;
 using pvek8s::ansible::testing::ReadText;
 using pvek8s::ansible::testing::WriteText;
 using namespace std::chrono_literals;
+using pvek8s::integration::AllOutput;
+using pvek8s::integration::Joined;
+using pvek8s::integration::kLab;
+using pvek8s::integration::kTesthosts;
+using pvek8s::integration::kToken;
+using pvek8s::integration::MakeCa;
+using pvek8s::integration::Run;
+using pvek8s::integration::TaskResult;
 
-const std::string kLab = PVEK8S_TEST_LAB;
-const std::string kTesthosts = PVEK8S_TESTHOSTS;
-const std::string kPlaybook = std::string(PVEK8S_PLAYBOOKS) + "/kubeadm_join.yml";
-constexpr const char* kToken = "abcdef.0123456789abcdef";
 const std::string kCluster = kLab + "/shared/kubeadm";  // the stand-in's fake cluster
 // A well-formed pin of no CA of these tests.
 const std::string kOtherHash = "sha256:" + std::string(64, 'a');
-
-// Makes a CA with openssl at DIR/ca.crt and DIR/ca.key.
-void MakeCa(const std::string& dir) {
-  auto ca =
-      RunCommand({"sh", "-c",
-                  "mkdir -p '" + dir + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout '" +
-                      dir + "/ca.key' -out '" + dir + "/ca.crt' -days 1 -subj /CN=kubernetes 2>&1"},
-                 60s);
-  REQUIRE(ca.ok());
-  REQUIRE_MESSAGE(ca->exit_code == 0, ca->out);
-}
 
 // The pin of the fake cluster's CA, computed by the modules' own code.
 std::string ClusterHash() {
@@ -58,66 +52,17 @@ void SeedCluster() {
   WriteText(kCluster + "/tokens", std::string(kToken) + " 0\n");
 }
 
-// Every output of every run, for the secret scan at the end.
-std::string& AllOutput() {
-  static std::string all;
-  return all;
-}
-
-const std::string& Collections() {
-  static const std::string path = [] {
-    std::string dir = kLab + "/collections";
-    auto r = RunCommand({"ansible-galaxy", "collection", "install", "--offline", "--force", "-p",
-                         dir, PVEK8S_COLLECTION_TARBALL},
-                        120s, {"ANSIBLE_HOME=" + kLab + "/ansible-home", "LC_ALL=C.UTF-8"});
-    REQUIRE(r.ok());
-    REQUIRE_MESSAGE(r->exit_code == 0, (r->out + r->err));
-    return dir;
-  }();
-  return path;
-}
-
-struct Run {
-  int rc = -1;
-  std::string out;
-  json result;
-};
-
-Run Playbook(const std::string& target, json vars, std::vector<std::string> flags = {},
+// kubeadm_join.yml on `target`, with the cluster's pin unless `vars` names one.
+Run Playbook(const std::string& target, json vars, const std::vector<std::string>& flags = {},
              bool json_callback = true) {
   vars["target"] = target;
   if (!vars.contains("kj_hashes")) vars["kj_hashes"] = json{ClusterHash()};
-  std::vector<std::string> argv = {kTesthosts, "ctl", kLab,       "ansible-playbook",
-                                   kPlaybook,  "-e",  vars.dump()};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  std::vector<std::string> env = {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
-                                  "LC_ALL=C.UTF-8"};
-  if (json_callback) env.emplace_back("ANSIBLE_STDOUT_CALLBACK=json");
-  auto r = RunCommand(argv, 180s, env);
-  REQUIRE(r.ok());
-  AllOutput() += r->out + r->err;
-  Run run{r->exit_code, r->out, nullptr};
-  if (json_callback) {
-    run.result = json::parse(r->out, nullptr, false);
-    REQUIRE_MESSAGE(!run.result.is_discarded(), (r->out + r->err));
-  }
-  return run;
-}
-
-json Result(const Run& run, const std::string& host) {
-  return run.result["plays"][0]["tasks"][0]["hosts"][host];
+  return pvek8s::integration::Playbook("kubeadm_join.yml", vars, flags, json_callback);
 }
 
 void Mode(const std::string& host, const std::string& mode) {
   WriteText(kLab + "/" + host + "/fake/sbin/mode", mode + "\n");
   WriteText(kLab + "/" + host + "/fake/sbin/version", "v1.30.4\n");
-}
-
-bool Joined(const std::string& host) {
-  auto r = RunCommand(
-      {kTesthosts, "exec", kLab, host, "sh", "-c", "test -e /etc/kubernetes/kubelet.conf"}, 30s);
-  REQUIRE(r.ok());
-  return r->exit_code == 0;
 }
 
 TEST_CASE("check mode validates and runs preflight only; diff shows the masked configuration") {
@@ -130,8 +75,8 @@ TEST_CASE("check mode validates and runs preflight only; diff shows the masked c
   CHECK(check.rc == 0);
   for (const char* h : {"h2", "h3"}) {
     CAPTURE(h);
-    CHECK(Result(check, h)["changed"] == true);
-    CHECK(Result(check, h)["msg"] == "would join 10.123.0.11:6443 (preflight passed)");
+    CHECK(TaskResult(check, h)["changed"] == true);
+    CHECK(TaskResult(check, h)["msg"] == "would join 10.123.0.11:6443 (preflight passed)");
     CHECK_FALSE(Joined(h));
   }
   Run diff = Playbook("h2", json::object(), {"--check", "--diff"}, false);
@@ -143,7 +88,7 @@ TEST_CASE("check mode validates and runs preflight only; diff shows the masked c
   // Check mode runs discovery (kubeadm's preflight phase does): a wrong pin fails.
   Run wrong = Playbook("h2", {{"kj_hashes", json{kOtherHash}}}, {"--check"});
   CHECK(wrong.rc != 0);
-  CHECK(Result(wrong, "h2")["failure_class"] == "ca_mismatch");
+  CHECK(TaskResult(wrong, "h2")["failure_class"] == "ca_mismatch");
   CHECK(diff.out.find("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") != std::string::npos);
 }
 
@@ -152,7 +97,7 @@ TEST_CASE("joins two nodes, then a second run changes nothing") {
   CHECK(first.rc == 0);
   for (const char* h : {"h2", "h3"}) {
     CAPTURE(h);
-    CHECK(Result(first, h)["changed"] == true);
+    CHECK(TaskResult(first, h)["changed"] == true);
     CHECK(Joined(h));
   }
   CHECK_FALSE(Joined("h1"));
@@ -160,7 +105,7 @@ TEST_CASE("joins two nodes, then a second run changes nothing") {
   CHECK(second.rc == 0);
   for (const char* h : {"h2", "h3"}) {
     CHECK(second.result["stats"][h]["changed"] == 0);
-    CHECK(Result(second, h)["msg"] == "node already joined to 10.123.0.11:6443");
+    CHECK(TaskResult(second, h)["msg"] == "node already joined to 10.123.0.11:6443");
   }
 }
 
@@ -197,7 +142,7 @@ TEST_CASE("every failure class produces its one-line message") {
     vars["kj_reset"] = false;
     Run run = Playbook("h1", vars);
     CHECK(run.rc != 0);
-    json r = Result(run, "h1");
+    json r = TaskResult(run, "h1");
     CHECK(r["failed"] == true);
     CHECK(r["failure_class"] == c.cls);
     CHECK_MESSAGE(r["msg"].get<std::string>().find(c.msg) == 0, r["msg"]);
@@ -211,7 +156,7 @@ TEST_CASE("an expired token fails at once, without running kubeadm join") {
   std::string log_before = ReadText(kLab + "/h1/fake/sbin/kubeadm.log");
   Run run = Playbook("h1", {{"kj_expires", "2020-01-01T00:00:00Z"}});
   CHECK(run.rc != 0);
-  CHECK(Result(run, "h1")["msg"].get<std::string>().find(
+  CHECK(TaskResult(run, "h1")["msg"].get<std::string>().find(
             "the bootstrap token expired at 2020-01-01T00:00:00Z") == 0);
   CHECK(ReadText(kLab + "/h1/fake/sbin/kubeadm.log") == log_before);
   CHECK_FALSE(Joined("h1"));
@@ -225,22 +170,9 @@ TEST_CASE("init on one host and join on two; a second run changes nothing on any
   std::string ca_dir = kLab + "/ca";
   MakeCa(ca_dir);
   auto run_cluster = [&] {
-    std::vector<std::string> argv = {kTesthosts,
-                                     "ctl",
-                                     kLab,
-                                     "ansible-playbook",
-                                     std::string(PVEK8S_PLAYBOOKS) + "/cluster.yml",
-                                     "-e",
-                                     json{{"ca_dir", ca_dir}}.dump()};
-    auto r = RunCommand(argv, 180s,
-                        {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
-                         "LC_ALL=C.UTF-8", "ANSIBLE_STDOUT_CALLBACK=json"});
-    REQUIRE(r.ok());
-    AllOutput() += r->out + r->err;
-    json out = json::parse(r->out, nullptr, false);
-    REQUIRE_MESSAGE(!out.is_discarded(), (r->out + r->err));
-    CHECK(r->exit_code == 0);
-    return out;
+    Run r = pvek8s::integration::Playbook("cluster.yml", {{"ca_dir", ca_dir}});
+    CHECK(r.rc == 0);
+    return r.result;
   };
   json first = run_cluster();
   json init = first["plays"][0]["tasks"][0]["hosts"]["h1"];

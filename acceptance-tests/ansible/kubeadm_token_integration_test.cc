@@ -15,70 +15,20 @@
 #include <thread>
 #include <vector>
 
-#include "modules/ansible/command.h"
+#include "acceptance-tests/ansible/playbook_run.h"
 #include "modules/ansible/testing.h"
 #include "modules/kubeadm/ca_hash.h"
 
 namespace {
 
-using nlohmann::json;
-using pvek8s::ansible::RunCommand;
 using pvek8s::ansible::testing::ReadText;
-using namespace std::chrono_literals;
+using namespace pvek8s::integration;  // kLab, Playbook, TaskResult, OnHost, AllOutput
 
-const std::string kLab = PVEK8S_TEST_LAB;
-const std::string kTesthosts = PVEK8S_TESTHOSTS;
-const std::string kPlaybooks = PVEK8S_PLAYBOOKS;
 const std::string kCluster = kLab + "/shared/kubeadm";  // the stand-in's fake cluster
 // The token kubeadm init issued (it expires 3 s later), and the one Terraform
 // rotated to, which the control plane has never heard of.
 constexpr const char* kOld = "tokena.0123456789abcdef";
 constexpr const char* kNew = "tokenb.fedcba9876543210";
-
-std::string& AllOutput() {
-  static std::string all;
-  return all;
-}
-
-const std::string& Collections() {
-  static const std::string path = [] {
-    std::string dir = kLab + "/collections";
-    auto r = RunCommand({"ansible-galaxy", "collection", "install", "--offline", "--force", "-p",
-                         dir, PVEK8S_COLLECTION_TARBALL},
-                        120s, {"ANSIBLE_HOME=" + kLab + "/ansible-home", "LC_ALL=C.UTF-8"});
-    REQUIRE(r.ok());
-    REQUIRE_MESSAGE(r->exit_code == 0, (r->out + r->err));
-    return dir;
-  }();
-  return path;
-}
-
-struct Run {
-  int rc = -1;
-  std::string out;
-  json result;
-  // The first task's result on `host`.
-  json Host(const std::string& host) const { return result["plays"][0]["tasks"][0]["hosts"][host]; }
-};
-
-Run Playbook(const std::string& playbook, const json& vars, std::vector<std::string> flags = {},
-             bool json_callback = true) {
-  std::vector<std::string> argv = {
-      kTesthosts, "ctl", kLab, "ansible-playbook", kPlaybooks + "/" + playbook, "-e", vars.dump()};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  std::vector<std::string> env = {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
-                                  "LC_ALL=C.UTF-8"};
-  if (json_callback) env.emplace_back("ANSIBLE_STDOUT_CALLBACK=json");
-  auto r = RunCommand(argv, 180s, env);
-  REQUIRE(r.ok());
-  AllOutput() += r->out + r->err;
-  Run run{r->exit_code, r->out, nullptr};
-  if (json_callback) {
-    run.result = json::parse(r->out, nullptr, false);
-    REQUIRE_MESSAGE(!run.result.is_discarded(), (r->out + r->err));
-  }
-  return run;
-}
 
 std::string ClusterHash() {
   auto hash = pvek8s::kubeadm::CaCertHash(ReadText(kCluster + "/ca.crt"));
@@ -107,29 +57,10 @@ long long Expiry(const std::string& token) {
   return -1;
 }
 
-bool Joined(const std::string& host) {
-  auto r = RunCommand(
-      {kTesthosts, "exec", kLab, host, "sh", "-c", "test -e /etc/kubernetes/kubelet.conf"}, 30s);
-  REQUIRE(r.ok());
-  return r->exit_code == 0;
-}
-
 TEST_CASE("a worker added after the token's TTL joins once kubeadm_token registered the new one") {
-  auto reset = RunCommand({kTesthosts, "reset", kLab}, 60s);
-  REQUIRE(reset.ok());
-  REQUIRE(reset->exit_code == 0);
-  for (const char* h : {"h1", "h2", "h3"}) {
-    pvek8s::ansible::testing::WriteText(kLab + "/" + h + "/fake/sbin/mode", "success\n");
-    pvek8s::ansible::testing::WriteText(kLab + "/" + h + "/fake/sbin/version", "v1.30.4\n");
-  }
+  ResetHosts();
   const std::string ca_dir = kLab + "/token-ca";
-  auto ca = RunCommand(
-      {"sh", "-c",
-       "mkdir -p '" + ca_dir + "' && openssl req -x509 -newkey rsa:2048 -nodes " + "-keyout '" +
-           ca_dir + "/ca.key' -out '" + ca_dir + "/ca.crt' -days 1 -subj /CN=kubernetes 2>&1"},
-      60s);
-  REQUIRE(ca.ok());
-  REQUIRE(ca->exit_code == 0);
+  MakeCa(ca_dir);
   Run init = Playbook("kubeadm_init.yml",
                       {{"ca_dir", ca_dir}, {"kt_init_token", kOld}, {"kt_init_ttl", "3s"}});
   REQUIRE(init.rc == 0);
@@ -147,7 +78,7 @@ TEST_CASE("a worker added after the token's TTL joins once kubeadm_token registe
       CAPTURE(token);
       Run join = Join("h2", token);
       CHECK(join.rc != 0);
-      CHECK(join.Host("h2")["failure_class"] == "token_invalid");
+      CHECK(TaskResult(join, "h2")["failure_class"] == "token_invalid");
       CHECK_FALSE(Joined("h2"));
     }
   }
@@ -156,17 +87,17 @@ TEST_CASE("a worker added after the token's TTL joins once kubeadm_token registe
   Run check =
       Playbook("kubeadm_token.yml", {{"kt_token", kNew}, {"kt_ttl", "1h"}}, {"--check", "--diff"});
   CHECK(check.rc == 0);
-  CHECK(check.Host("h1")["changed"] == true);
-  CHECK(check.Host("h1")["msg"] == "would register bootstrap token tokenb");
-  CHECK(check.Host("h1")["diff"].dump().find("bootstrap token tokenb: absent") !=
+  CHECK(TaskResult(check, "h1")["changed"] == true);
+  CHECK(TaskResult(check, "h1")["msg"] == "would register bootstrap token tokenb");
+  CHECK(TaskResult(check, "h1")["diff"].dump().find("bootstrap token tokenb: absent") !=
         std::string::npos);
   CHECK(Expiry(kNew) == -1);
 
   Run first = Playbook("kubeadm_token.yml",
                        {{"kt_token", kNew}, {"kt_ttl", "1h"}, {"kt_description", "rotated"}});
   CHECK(first.rc == 0);
-  CHECK(first.Host("h1")["changed"] == true);
-  CHECK(first.Host("h1")["msg"] == "registered bootstrap token tokenb");
+  CHECK(TaskResult(first, "h1")["changed"] == true);
+  CHECK(TaskResult(first, "h1")["msg"] == "registered bootstrap token tokenb");
   CHECK(Expiry(kNew) > std::time(nullptr) + 3500);
   Run second = Playbook("kubeadm_token.yml", {{"kt_token", kNew}, {"kt_ttl", "1h"}});
   CHECK(second.rc == 0);
@@ -174,21 +105,22 @@ TEST_CASE("a worker added after the token's TTL joins once kubeadm_token registe
 
   Run late = Join("h2", kNew);
   CHECK(late.rc == 0);
-  CHECK(late.Host("h2")["changed"] == true);
+  CHECK(TaskResult(late, "h2")["changed"] == true);
   CHECK(Joined("h2"));
 
   // The expired token, registered again, replaces the stale one: h3 joins with it.
   Run again = Playbook("kubeadm_token.yml", {{"kt_token", kOld}, {"kt_ttl", "1h"}});
   CHECK(again.rc == 0);
-  CHECK(again.Host("h1")["msg"] == "registered bootstrap token tokena (replaced a stale one)");
+  CHECK(TaskResult(again, "h1")["msg"] ==
+        "registered bootstrap token tokena (replaced a stale one)");
   CHECK(Join("h3", kOld).rc == 0);
   CHECK(Joined("h3"));
 
   // A node that is not an initialised control plane says so.
   Run worker = Playbook("kubeadm_token.yml", {{"kt_token", kNew}, {"target", "h3"}});
   CHECK(worker.rc != 0);
-  CHECK(worker.Host("h3")["failure_class"] == "not_initialised");
-  CHECK(worker.Host("h3")["msg"].get<std::string>().find(
+  CHECK(TaskResult(worker, "h3")["failure_class"] == "not_initialised");
+  CHECK(TaskResult(worker, "h3")["msg"].get<std::string>().find(
             "/etc/kubernetes/admin.conf is not readable") == 0);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "acceptance-tests/ansible/playbook_run.h"
 #include "modules/ansible/command.h"
 #include "modules/ansible/testing.h"
 
@@ -26,67 +27,28 @@ using pvek8s::ansible::RunCommand;
 using pvek8s::ansible::testing::Exists;
 using pvek8s::ansible::testing::ReadText;
 using pvek8s::ansible::testing::WriteText;
+using pvek8s::integration::AllOutput;
+using pvek8s::integration::kKube;
+using pvek8s::integration::kLab;
+using pvek8s::integration::kTesthosts;
+using pvek8s::integration::kToken;
+using pvek8s::integration::Run;
+using pvek8s::integration::TaskResult;
 using namespace std::chrono_literals;
 
-const std::string kLab = PVEK8S_TEST_LAB;
-const std::string kTesthosts = PVEK8S_TESTHOSTS;
-const std::string kPlaybooks = PVEK8S_PLAYBOOKS;
-const std::string kKube = kLab + "/shared/kube";
-constexpr const char* kToken = "abcdef.0123456789abcdef";
 constexpr const char* kCertKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-std::string& AllOutput() {
-  static std::string all;
-  return all;
-}
-
-const std::string& Collections() {
-  static const std::string path = [] {
-    std::string dir = kLab + "/collections";
-    auto r = RunCommand({"ansible-galaxy", "collection", "install", "--offline", "--force", "-p",
-                         dir, PVEK8S_COLLECTION_TARBALL},
-                        120s, {"ANSIBLE_HOME=" + kLab + "/ansible-home", "LC_ALL=C.UTF-8"});
-    REQUIRE(r.ok());
-    REQUIRE_MESSAGE(r->exit_code == 0, (r->out + r->err));
-    return dir;
-  }();
-  return path;
-}
-
-struct Run {
-  int rc = -1;
-  std::string out;
-  json result;
-};
-
+// playbook_run.h's Playbook with -e target=`target`.
 Run Playbook(const std::string& playbook, const std::string& target, json vars,
-             std::vector<std::string> flags = {}, bool json_callback = true) {
+             const std::vector<std::string>& flags = {}, bool json_callback = true) {
   vars["target"] = target;
-  std::vector<std::string> argv = {
-      kTesthosts, "ctl", kLab, "ansible-playbook", kPlaybooks + "/" + playbook, "-e", vars.dump()};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  std::vector<std::string> env = {"ANSIBLE_COLLECTIONS_PATH=" + Collections(), "ANSIBLE_NOCOLOR=1",
-                                  "LC_ALL=C.UTF-8"};
-  if (json_callback) env.emplace_back("ANSIBLE_STDOUT_CALLBACK=json");
-  auto r = RunCommand(argv, 180s, env);
-  REQUIRE(r.ok());
-  AllOutput() += r->out + r->err;
-  Run run{r->exit_code, r->out, nullptr};
-  if (json_callback) {
-    run.result = json::parse(r->out, nullptr, false);
-    REQUIRE_MESSAGE(!run.result.is_discarded(), (r->out + r->err));
-  }
-  return run;
+  return pvek8s::integration::Playbook(playbook, vars, flags, json_callback);
 }
 
 Run Upgrade(const std::string& target, const std::string& mode, const std::string& version,
-            std::vector<std::string> flags = {}, bool json_callback = true) {
+            const std::vector<std::string>& flags = {}, bool json_callback = true) {
   return Playbook("kubeadm_upgrade.yml", target, {{"ku_mode", mode}, {"ku_version", version}},
-                  std::move(flags), json_callback);
-}
-
-json Result(const Run& run, const std::string& host) {
-  return run.result["plays"][0]["tasks"][0]["hosts"][host];
+                  flags, json_callback);
 }
 
 std::string Sbin(const std::string& host, const std::string& file) {
@@ -170,8 +132,8 @@ TEST_CASE(
   Cluster("v1.26.1", "v1.27.3");
   Run check = Upgrade("h1", "apply", "v1.27.3", {"--check"});
   CHECK(check.rc == 0);
-  CHECK(Result(check, "h1")["changed"] == true);
-  CHECK(Result(check, "h1")["plan"][0]["component"] == "kubelet");
+  CHECK(TaskResult(check, "h1")["changed"] == true);
+  CHECK(TaskResult(check, "h1")["plan"][0]["component"] == "kubelet");
   CHECK(ReadText(Sbin("h1", "kubeadm.log")).find("upgrade plan v1.27.3") != std::string::npos);
   Run diff = Upgrade("h1", "apply", "1.27.3", {"--check", "--diff"}, false);
   CHECK(diff.rc == 0);
@@ -184,8 +146,8 @@ TEST_CASE(
 
   Run apply = Upgrade("h1", "apply", "v1.27.3");
   CHECK(apply.rc == 0);
-  CHECK(Result(apply, "h1")["changed"] == true);
-  CHECK(Result(apply, "h1")["from_version"] == "v1.26.1");
+  CHECK(TaskResult(apply, "h1")["changed"] == true);
+  CHECK(TaskResult(apply, "h1")["from_version"] == "v1.26.1");
   CHECK(Upgrades("h1") ==
         "upgrade apply v1.27.3 --yes --certificate-renewal=true --etcd-upgrade=true\n");
   CHECK(ReadText(kKube + "/version") == "v1.27.3\n");
@@ -203,7 +165,7 @@ TEST_CASE(
   CHECK(nodes.rc == 0);
   for (const char* h : {"h2", "h3"}) {
     CAPTURE(h);
-    CHECK(Result(nodes, h)["changed"] == true);
+    CHECK(TaskResult(nodes, h)["changed"] == true);
     CHECK(Upgrades(h) == "upgrade node --certificate-renewal=true --etcd-upgrade=true\n");
     CHECK(Kubelet(h) == "v1.27.3");
   }
@@ -240,7 +202,7 @@ TEST_CASE("each refusal fails before any upgrade command runs, with what to do")
     Cluster("v1.26.1", c.kubeadm);
     Run run = Upgrade(c.host, c.mode, c.version);
     CHECK(run.rc != 0);
-    json r = Result(run, c.host);
+    json r = TaskResult(run, c.host);
     CHECK(r["failed"] == true);
     CHECK(r["failure_class"] == "refused");
     CHECK_MESSAGE(r["msg"].get<std::string>().find(c.msg) == 0, r["msg"]);
@@ -268,14 +230,14 @@ TEST_CASE("certificates 20 days from expiry are renewed once; 200 days: nothing"
   std::string before = ReadText(Sbin("h1", "certs-expiry"));
   Run check = Playbook("kubeadm_certs.yml", "h1", json::object(), {"--check"});
   CHECK(check.rc == 0);
-  CHECK(Result(check, "h1")["changed"] == true);
-  CHECK(Result(check, "h1")["renewed"].size() == 10);
+  CHECK(TaskResult(check, "h1")["changed"] == true);
+  CHECK(TaskResult(check, "h1")["renewed"].size() == 10);
   CHECK(renewals() == 0);
   CHECK(ReadText(Sbin("h1", "certs-expiry")) == before);
 
   Run first = Playbook("kubeadm_certs.yml", "h1", json::object());
   CHECK(first.rc == 0);
-  json r = Result(first, "h1");
+  json r = TaskResult(first, "h1");
   CHECK(r["changed"] == true);
   CHECK(r["renewed"].size() == 10);
   CHECK(r["restarted"].size() == 4);
@@ -293,13 +255,13 @@ TEST_CASE("certificates 20 days from expiry are renewed once; 200 days: nothing"
   Run far = Playbook("kubeadm_certs.yml", "h1", json::object());
   CHECK(far.rc == 0);
   CHECK(far.result["stats"]["h1"]["changed"] == 0);
-  CHECK(Result(far, "h1")["renewed"].empty());
-  CHECK(Result(far, "h1")["certificates"][1]["residual_days"] == 200);
+  CHECK(TaskResult(far, "h1")["renewed"].empty());
+  CHECK(TaskResult(far, "h1")["certificates"][1]["residual_days"] == 200);
   CHECK(renewals() == 1);
   // A worker has no control-plane certificates.
   Run worker = Playbook("kubeadm_certs.yml", "h2", json::object());
   CHECK(worker.rc != 0);
-  CHECK(Result(worker, "h2")["failure_class"] == "not_control_plane");
+  CHECK(TaskResult(worker, "h2")["failure_class"] == "not_control_plane");
 }
 
 TEST_CASE("no token or certificate key in any output, -vvv included") {

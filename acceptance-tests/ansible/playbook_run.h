@@ -1,4 +1,5 @@
-// What the node_drain and kubeadm_reset integration tests share: the
+// What the node_drain, kubeadm_reset, kubeadm_token and kubeadm_upgrade
+// integration tests share: the
 // collection installed once per test binary, ansible-playbook through
 // `testhosts ctl`, every output kept for the secret scan, commands run inside
 // a test host, and the cluster of cluster.yml (init on h1, join h2 and h3
@@ -89,9 +90,8 @@ inline int OnHost(const std::string& host, const std::string& script) {
   return r->exit_code;
 }
 
-// Fresh hosts, then cluster.yml: h1 initialised, h2 and h3 joined (and
-// registered as Nodes with their kube-proxy DaemonSet pods).
-inline void FreshCluster() {
+// Fresh test hosts whose kubeadm stand-ins succeed and report v1.30.4.
+inline void ResetHosts() {
   auto reset = ansible::RunCommand({kTesthosts, "reset", kLab}, 60s);
   REQUIRE(reset.ok());
   REQUIRE(reset->exit_code == 0);
@@ -99,16 +99,33 @@ inline void FreshCluster() {
     ansible::testing::WriteText(kLab + "/" + h + "/fake/sbin/mode", "success\n");
     ansible::testing::WriteText(kLab + "/" + h + "/fake/sbin/version", "v1.30.4\n");
   }
-  std::string ca_dir = kLab + "/ca";
+}
+
+// A cluster CA (ca.crt, ca.key) in `dir`, as Terraform's proxmox_k8s_cluster
+// hands it to kubeadm_init.
+inline void MakeCa(const std::string& dir) {
   auto ca = ansible::RunCommand(
       {"sh", "-c",
-       "mkdir -p '" + ca_dir + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + ca_dir +
-           "/ca.key' -out '" + ca_dir + "/ca.crt' -days 1 -subj /CN=kubernetes 2>&1"},
+       "mkdir -p '" + dir + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + dir +
+           "/ca.key' -out '" + dir + "/ca.crt' -days 1 -subj /CN=kubernetes 2>&1"},
       60s);
   REQUIRE(ca.ok());
-  REQUIRE(ca->exit_code == 0);
+  REQUIRE_MESSAGE(ca->exit_code == 0, ca->out);
+}
+
+// Fresh hosts, then cluster.yml: h1 initialised, h2 and h3 joined (and
+// registered as Nodes with their kube-proxy DaemonSet pods).
+inline void FreshCluster() {
+  ResetHosts();
+  std::string ca_dir = kLab + "/ca";
+  MakeCa(ca_dir);
   Run run = Playbook("cluster.yml", {{"ca_dir", ca_dir}});
   REQUIRE_MESSAGE(run.rc == 0, run.out);
+}
+
+// True when `host` has joined (kubeadm wrote its kubelet.conf).
+inline bool Joined(const std::string& host) {
+  return OnHost(host, "test -e /etc/kubernetes/kubelet.conf") == 0;
 }
 
 // The CA key cluster.yml used: it must appear in no output either.
