@@ -4,6 +4,7 @@
 #include "provider/resources/k8s_node/k8s_node.h"
 
 #include <algorithm>
+#include <functional>
 #include <regex>
 
 #include "provider/base/encoding.h"
@@ -467,7 +468,12 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(plan.timeouts.update_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
-  Status s = node::CheckOwner(c, vm, priv.owner);
+  // Every step acts where the VM is, should HA or an administrator move it
+  // meanwhile.
+  auto following = [&](const std::function<Status()>& op) {
+    return node::FollowingMoves(c, SharedClusterListing(), &vm, deadline, op);
+  };
+  Status s = following([&] { return node::CheckOwner(c, vm, priv.owner); });
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Refusing to modify VM " + std::to_string(vm.vmid));
     resp.state = prior_v;
@@ -476,7 +482,10 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   // A backup or snapshot holding the VM: wait for it before changing
   // anything, so that a deadline leaves the VM and the state as they were.
   node::LockWait wait{"update", plan.timeouts.update_seconds, deadline};
-  s = node::AwaitUnlocked(c, vm, wait);
+  auto retry = [&](const std::function<Status()>& op) {
+    return following([&] { return node::RetryWhileLocked(c, vm, wait, op); });
+  };
+  s = following([&] { return node::AwaitUnlocked(c, vm, wait); });
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
     resp.state = prior_v;
@@ -491,8 +500,7 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   OwnerMarker marker{priv.owner, plan.template_name, plan.role, plan.full_clone};
   marker.blocks = plan.WrittenBlocks();
   marker.target_nodes = plan.target_nodes;
-  s = node::RetryWhileLocked(
-      c, vm, wait, [&] { return node::ConfigureVm(c, vm, prior, plan, marker, deadline); });
+  s = retry([&] { return node::ConfigureVm(c, vm, prior, plan, marker, deadline); });
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Updating VM " + std::to_string(vm.vmid) + " failed");
     resp.state = prior_v.WithAttr("target_node", planned.Attr("target_node"))
@@ -505,11 +513,10 @@ void K8sNodeResource::Update(const framework::UpdateRequest& req, ApplyResponse&
   bool hw = prior.memory_mib != plan.memory_mib || prior.cpu != plan.cpu;
   const std::string& policy = plan.on_cloudinit_change;
   auto power = [&](pve::PowerAction action) {
-    return node::RetryWhileLocked(c, vm, wait,
-                                  [&] { return node::Power(c, vm, action, deadline); });
+    return retry([&] { return node::Power(c, vm, action, deadline); });
   };
   if (cloudinit && policy != "ignore") {
-    s = node::RetryWhileLocked(c, vm, wait, [&] { return pve::RegenerateCloudInit(c, vm); });
+    s = retry([&] { return pve::RegenerateCloudInit(c, vm); });
   }
   if (s.ok() && was && !want) {
     s = power(pve::PowerAction::kStop);
@@ -537,21 +544,25 @@ void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& d
   pve::VmRef vm{prior.target_node.value_or(""), prior.vmid.value_or(0)};
   auto deadline = After(prior.timeouts.delete_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
-  // A VM moved since the refresh is deleted where it is, never reported gone.
+  // A VM moved since the refresh, or while it is deleted, is deleted where
+  // it is, never reported gone.
   if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
       found.ok() && !found->unreachable) {
     vm = found->vm;
   }
-  Status own = node::CheckOwner(c, vm, priv.owner);
-  if (pve::Client::IsNotFound(own)) return;  // already gone
-  if (!own.ok()) {
-    diags.AddStatus(own, "Refusing to delete VM " + std::to_string(vm.vmid));
-    return;
-  }
   node::LockWait wait{"delete", prior.timeouts.delete_seconds, deadline};
-  Status s = node::AwaitUnlocked(c, vm, wait);
-  if (s.ok()) {
-    s = node::RetryWhileLocked(c, vm, wait, [&] { return node::DestroyVm(c, vm, deadline); });
+  bool refused = false;
+  Status s = node::FollowingMoves(c, SharedClusterListing(), &vm, deadline, [&] {
+    Status own = node::CheckOwner(c, vm, priv.owner);
+    refused = !own.ok() && !pve::Client::IsNotFound(own);
+    if (!own.ok()) return own;
+    PVEK8S_RETURN_IF_ERROR(node::AwaitUnlocked(c, vm, wait));
+    return node::RetryWhileLocked(c, vm, wait, [&] { return node::DestroyVm(c, vm, deadline); });
+  });
+  if (pve::Client::IsNotFound(s)) return;  // no node holds it: gone
+  if (refused) {
+    diags.AddStatus(s, "Refusing to delete VM " + std::to_string(vm.vmid));
+    return;
   }
   if (!s.ok()) diags.AddStatus(s, "Deleting VM " + std::to_string(vm.vmid) + " failed");
 }

@@ -142,6 +142,24 @@ StatusOr<LocatedVm> LocateVm(pve::Client& c, ClusterListing& listing, const pve:
   }
 }
 
+Status FollowingMoves(pve::Client& c, ClusterListing& listing, pve::VmRef* vm,
+                      MoveDeadline deadline, const std::function<Status()>& op) {
+  for (int hops = 0;; ++hops) {
+    Status s = op();
+    bool missing = pve::Client::IsNotFound(s);
+    if ((!missing && !IsLocked(s)) || hops >= 8) return s;
+    auto found = LocateVm(c, listing, *vm, deadline);
+    if (!found.ok() || found->unreachable) return s;
+    // Still here: a lock other than the migration's is the caller's to handle.
+    if (found->vm.node == vm->node && (missing || !found->config.lock.empty())) return s;
+    if (found->vm.node != vm->node) {
+      log::Info("VM moved while being changed; following it",
+                {{"vmid", vm->vmid}, {"from", vm->node}, {"to", found->vm.node}});
+    }
+    *vm = found->vm;
+  }
+}
+
 std::string NodeAmong(const std::string& current, const std::vector<std::string>& candidates,
                       const std::vector<pve::NodeInfo>& nodes) {
   if (candidates.empty() ||

@@ -6,6 +6,7 @@
 #define PROVIDER_RESOURCES_K8S_NODE_MOVES_H_
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,14 @@ struct LocatedVm {
 // node holds it. Does not check the ownership marker: the caller does.
 StatusOr<LocatedVm> LocateVm(pve::Client& client, ClusterListing& listing,
                              const pve::VmRef& expected, MoveDeadline deadline);
+
+// Runs `op`, which acts on `*vm`, and again where the VM is now when it
+// failed because HA or an administrator migrated the VM meanwhile: not found
+// on its node, or locked by a migration (waited for until `deadline`). `*vm`
+// follows the VM (at most 8 moves). Any other result of `op` is returned as
+// is; so is a kNotFound when no node holds the VM any more.
+Status FollowingMoves(pve::Client& client, ClusterListing& listing, pve::VmRef* vm,
+                      MoveDeadline deadline, const std::function<Status()>& op);
 
 // The node a VM on `current` should be on: `current` when it is a candidate
 // (or no candidates are given), else the online candidate with the most free

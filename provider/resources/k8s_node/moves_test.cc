@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "provider/pve/fake_transport.h"
 
@@ -290,6 +292,69 @@ TEST_CASE("an HA-managed VM is moved through HA and waited for") {
   CHECK(now_on == "pve2");
   CHECK(reads.load() == 3);
   CHECK(m.fake->Count("POST", "/nodes/pve1/qemu/101/migrate") == 0);
+}
+
+TEST_CASE("a step that finds the VM moved meanwhile is run again where it is now") {
+  Moves m;
+  m.Missing("pve1");
+  m.Config("pve3", {{"name", "k8spps1"}});
+  m.where = "pve3";
+  pve::VmRef vm{"pve1", 101};
+  std::vector<std::string> ran_on;
+  ClusterListing listing;
+  Status s = FollowingMoves(*m.client, listing, &vm,
+                            std::chrono::steady_clock::now() + std::chrono::seconds(10), [&] {
+                              ran_on.push_back(vm.node);
+                              return pve::GetVmConfig(*m.client, vm).status();
+                            });
+  CHECK(s.ok());
+  CHECK(vm.node == "pve3");
+  CHECK(ran_on == std::vector<std::string>{"pve1", "pve3"});
+}
+
+TEST_CASE("a step locked by a migration waits for it and follows the VM") {
+  Moves m;
+  std::atomic<int> reads{0};
+  // The step is refused while the migrate lock is held; the config then
+  // lands on pve2.
+  m.fake->On("GET", "/nodes/pve1/qemu/101/config", [&](const HttpRequest&) {
+    if (++reads <= 2) return FakeTransport::Data({{"name", "k8spps1"}, {"lock", "migrate"}});
+    m.where = "pve2";
+    return FakeTransport::Error(500, kMissing);
+  });
+  m.Config("pve2", {{"name", "k8spps1"}});
+  pve::VmRef vm{"pve1", 101};
+  int runs = 0;
+  ClusterListing listing;
+  Status s = FollowingMoves(
+      *m.client, listing, &vm, std::chrono::steady_clock::now() + std::chrono::seconds(10), [&] {
+        ++runs;
+        return vm.node == "pve1" ? AbortedError("VM is locked (migrate)") : Status::Ok();
+      });
+  CHECK(s.ok());
+  CHECK(runs == 2);
+  CHECK(vm.node == "pve2");
+}
+
+TEST_CASE("a VM no node holds stays not found, and other errors are returned as they are") {
+  Moves m;
+  m.Missing("pve1");
+  m.fake->On("GET", "/cluster/resources",
+             [](const HttpRequest&) { return FakeTransport::Data(json::array()); });
+  pve::VmRef vm{"pve1", 101};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  ClusterListing listing;
+  Status gone = FollowingMoves(*m.client, listing, &vm, deadline,
+                               [&] { return pve::GetVmConfig(*m.client, vm).status(); });
+  CHECK(pve::Client::IsNotFound(gone));
+  CHECK(vm.node == "pve1");
+  int runs = 0;
+  Status other = FollowingMoves(*m.client, listing, &vm, deadline, [&] {
+    ++runs;
+    return PermissionDeniedError("no VM.Config.Memory");
+  });
+  CHECK(other.code() == StatusCode::kPermissionDenied);
+  CHECK(runs == 1);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include "provider/base/log.h"
 #include "provider/pve/qemu.h"
 #include "provider/pve/tasks.h"
+#include "provider/resources/cluster_view.h"
 #include "provider/resources/k8s_node/locks.h"
+#include "provider/resources/k8s_node/moves.h"
 #include "provider/resources/k8s_node/node_config.h"
 #include "provider/resources/k8s_node/placement.h"
 #include "provider/resources/k8s_node/plan_checks.h"
@@ -141,13 +143,19 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
 // Create is done with the VM (it is in the state returned to Terraform):
 // drop the pending flag. Best effort; a flag left behind only matters if
 // that state is lost too.
-void ClearPending(pve::Client& c, const pve::VmRef& vm, const NodeModel& m, OwnerMarker marker) {
+Status ClearPending(pve::Client& c, const pve::VmRef& vm, const NodeModel& m, OwnerMarker marker) {
   marker.pending = false;
   pve::VmConfigPatch patch;
   patch.description = DescriptionWithMarker(m.description, marker);
   Status s = pve::UpdateVmConfig(c, vm, patch);
   if (!s.ok())
     log::Warn("could not clear the pending mark", {{"vmid", vm.vmid}, {"error", s.message()}});
+  return s;
+}
+
+Value WithNode(const Value& state, const pve::VmRef& vm) {
+  return state.WithAttr("target_node", Value::String(vm.node))
+      .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
 }
 
 // Step 2: a new clone, or the interrupted one taken over.
@@ -170,19 +178,27 @@ StatusOr<int64_t> CloneOrResume(pve::Client& c, const framework::Context& ctx, c
   return p.resumed->vmid;
 }
 
-std::optional<std::string> WaitForAddress(pve::Client& c, const pve::VmRef& vm,
-                                          const std::string& want, Deadline until,
-                                          bool& cancelled) {
+// Asks the agent until it reports `want` (any address when empty), following
+// the VM should it be migrated meanwhile (`*vm` is where it ends up).
+std::optional<std::string> WaitForAddress(pve::Client& c, pve::VmRef* vm, const std::string& want,
+                                          Deadline until, bool& cancelled) {
   auto delay = std::chrono::milliseconds(200);
   auto left = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(until -
                                                                  std::chrono::steady_clock::now());
   };
   std::optional<std::string> got;
-  while (
-      !(got = AgentIpv4(c, vm, want,
-                        std::clamp(left(), std::chrono::milliseconds(1000), kAgentAskTimeout)))) {
+  Status error;
+  while (!(got = AgentIpv4(c, *vm, want,
+                           std::clamp(left(), std::chrono::milliseconds(1000), kAgentAskTimeout),
+                           &error))) {
     if (std::chrono::steady_clock::now() >= until) break;
+    if (pve::Client::IsNotFound(error)) {
+      if (auto found = LocateVm(c, SharedClusterListing(), *vm, until);
+          found.ok() && !found->unreachable) {
+        *vm = found->vm;
+      }
+    }
     if (!c.Backoff(std::min(delay, left()))) {
       cancelled = true;
       break;
@@ -234,14 +250,20 @@ void CreateNode(pve::Client& c, const framework::CreateRequest& req, ApplyRespon
   // Until Create returns, a Create of the same name in this process must
   // not take this pending VM for an interrupted one.
   LedgerHold hold(*vmid);
-  Status s = ConfigureVm(c, vm, std::nullopt, m, marker, deadline);
-  if (s.ok() && m.started) s = Power(c, vm, pve::PowerAction::kStart, deadline);
+  // HA or an administrator may migrate the new VM while it is configured.
+  Status s = FollowingMoves(c, SharedClusterListing(), &vm, deadline, [&] {
+    PVEK8S_RETURN_IF_ERROR(ConfigureVm(c, vm, std::nullopt, m, marker, deadline));
+    return m.started ? Power(c, vm, pve::PowerAction::kStart, deadline) : Status::Ok();
+  });
+  bool node_left_to_apply = req.planned_state.Attr("target_node").IsUnknown();
   if (!s.ok()) {
     resp.diagnostics.AddStatus(s, "Configuring VM " + std::to_string(*vmid) + " failed");
+    if (node_left_to_apply) resp.state = WithNode(plan, vm);
   } else {
-    FinishState(c, vm, plan, /*wait_ip=*/m.started, deadline, resp);
+    FinishState(c, vm, plan, /*wait_ip=*/m.started, deadline, resp, node_left_to_apply);
   }
-  ClearPending(c, vm, m, marker);
+  std::ignore = FollowingMoves(c, SharedClusterListing(), &vm, deadline,
+                               [&] { return ClearPending(c, vm, m, marker); });
   CleanUpLeftovers(c, p.leftovers, m.name, marker.origin, deadline);
 }
 
@@ -258,10 +280,15 @@ Status ConfigureVm(pve::Client& c, const pve::VmRef& vm, const std::optional<Nod
   return Status::Ok();
 }
 
-void FinishState(pve::Client& c, const pve::VmRef& vm, Value plan, bool wait_ip, Deadline deadline,
-                 ApplyResponse& resp) {
+void FinishState(pve::Client& c, pve::VmRef vm, Value plan, bool wait_ip, Deadline deadline,
+                 ApplyResponse& resp, bool record_node) {
   NodeModel m = NodeModel::FromValue(plan);
-  if (auto conf = pve::GetVmConfig(c, vm); conf.ok()) {
+  StatusOr<pve::VmConfig> conf = NotFoundError("not read");
+  std::ignore = FollowingMoves(c, SharedClusterListing(), &vm, deadline, [&] {
+    conf = pve::GetVmConfig(c, vm);
+    return conf.status();
+  });
+  if (conf.ok()) {
     plan = plan.WithAttr("mac_addresses", MacAddresses(*conf, m.networks.size()));
     // The boot disk's storage, when left to the template.
     const Value& disk = plan.Attr("disk");
@@ -277,7 +304,7 @@ void FinishState(pve::Client& c, const pve::VmRef& vm, Value plan, bool wait_ip,
     auto until =
         std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(wait_s));
     bool cancelled = false;
-    got = WaitForAddress(c, vm, want, until, cancelled);
+    got = WaitForAddress(c, &vm, want, until, cancelled);
     std::string what = "VM " + std::to_string(vm.vmid) + " on " + vm.node;
     if (!got && cancelled) {
       resp.diagnostics.AddError("Interrupted while waiting for the IP address",
@@ -308,7 +335,7 @@ void FinishState(pve::Client& c, const pve::VmRef& vm, Value plan, bool wait_ip,
     plan = plan.WithAttr("ipv4_address", Value::Null(Type::String()))
                .WithAttr("ssh_host", Value::Null(Type::String()));
   }
-  resp.state = plan;
+  resp.state = record_node ? WithNode(plan, vm) : plan;
 }
 
 }  // namespace pvek8s::resources::node

@@ -28,9 +28,11 @@ Status ConfigureVm(pve::Client& client, const pve::VmRef& vm, const std::optiona
 // Fills the computed values of `plan` (MACs, the disk's storage, the
 // address) into `resp.state`, waiting for the guest agent's address when
 // `wait_ip` (bounded by wait_for_ip and `deadline`). A missing address is an
-// error diagnostic; the state is set either way.
-void FinishState(pve::Client& client, const pve::VmRef& vm, tftypes::Value plan, bool wait_ip,
-                 Deadline deadline, framework::ApplyResponse& resp);
+// error diagnostic; the state is set either way. A VM migrated meanwhile is
+// followed; `record_node` (for a plan that left target_node to the apply)
+// puts its node in target_node and id.
+void FinishState(pve::Client& client, pve::VmRef vm, tftypes::Value plan, bool wait_ip,
+                 Deadline deadline, framework::ApplyResponse& resp, bool record_node = false);
 
 }  // namespace pvek8s::resources::node
 

@@ -79,7 +79,7 @@ void CleanUpLeftovers(pve::Client& c, const std::vector<NamedVm>& leftovers,
     log::Info("deleting a clone an interrupted apply left behind",
               {{"vmid", vm.vmid}, {"node", vm.node}});
     Status s = DestroyVm(c, {vm.node, vm.vmid}, deadline);
-    if (!s.ok()) {
+    if (!s.ok() && !pve::Client::IsNotFound(s)) {
       log::Warn("could not delete a left-over clone", {{"vmid", vm.vmid}, {"error", s.message()}});
     }
     Ledger().Release(vm.vmid);

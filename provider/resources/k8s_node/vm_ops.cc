@@ -48,7 +48,7 @@ Status DestroyVm(pve::Client& c, const pve::VmRef& vm, Deadline deadline) {
     if (!s.ok()) return s;
   }
   auto upid = pve::DeleteVm(c, vm);
-  if (!upid.ok()) return pve::Client::IsNotFound(upid.status()) ? Status::Ok() : upid.status();
+  if (!upid.ok()) return upid.status();
   return pve::WaitForTask(c, *upid, deadline, "destroy");
 }
 
@@ -72,9 +72,12 @@ Status CheckOwner(pve::Client& c, const pve::VmRef& vm, const std::string& owner
 }
 
 std::optional<std::string> AgentIpv4(pve::Client& c, const pve::VmRef& vm, const std::string& want,
-                                     std::chrono::milliseconds timeout) {
+                                     std::chrono::milliseconds timeout, Status* error) {
   auto ifaces = pve::GetGuestInterfaces(c, vm, timeout);
-  if (!ifaces.ok()) return std::nullopt;
+  if (!ifaces.ok()) {
+    if (error != nullptr) *error = ifaces.status();
+    return std::nullopt;
+  }
   for (const auto& iface : *ifaces) {
     if (iface.name == "lo") continue;
     for (const auto& ip : iface.ipv4) {

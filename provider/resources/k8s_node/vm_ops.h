@@ -25,8 +25,9 @@ StatusOr<pve::VmConfig> WaitUnlocked(pve::Client& client, const pve::VmRef& vm, 
 // is in the wanted state anyway.
 Status Power(pve::Client& client, const pve::VmRef& vm, pve::PowerAction action, Deadline deadline);
 
-// Stops the VM if it runs, then destroys it with its disks. OK when it is
-// gone already. Callers have checked the ownership marker.
+// Stops the VM if it runs, then destroys it with its disks. kNotFound when
+// `vm.node` does not hold it: gone already, or moved (FollowingMoves tells
+// which). Callers have checked the ownership marker.
 Status DestroyVm(pve::Client& client, const pve::VmRef& vm, Deadline deadline);
 
 // Refuses (kPermissionDenied) when the VM carries another owner's marker, or
@@ -35,10 +36,11 @@ Status DestroyVm(pve::Client& client, const pve::VmRef& vm, Deadline deadline);
 Status CheckOwner(pve::Client& client, const pve::VmRef& vm, const std::string& owner);
 
 // The first IPv4 the agent reports outside loopback (or `want` exactly when
-// given); nullopt while the agent is not answering. Each ask is bounded by
-// `timeout`.
+// given); nullopt while the agent is not answering, with the reason in
+// `*error` when given and the ask failed. Each ask is bounded by `timeout`.
 std::optional<std::string> AgentIpv4(pve::Client& client, const pve::VmRef& vm,
-                                     const std::string& want, std::chrono::milliseconds timeout);
+                                     const std::string& want, std::chrono::milliseconds timeout,
+                                     Status* error = nullptr);
 
 }  // namespace pvek8s::resources::node
 
