@@ -53,24 +53,29 @@ def main():
             ids.append(vmid)
             in_state.add(key)
     in_sim = set()
-    names = []
-    for node in get("/nodes"):
-        for vm in get(f"/nodes/{node['node']}/qemu"):
-            if vm.get("template"):
-                continue
-            if prefix and not str(vm.get("name", "")).startswith(prefix):
-                # Unnamed VMs are clones still being made: count them.
-                if vm.get("name"):
+    names = {}  # (node, vmid) or vmid -> name
+    # With --by-vmid a VM may migrate between the per-node listings and be
+    # seen twice or not at all: the listings are read three times and each
+    # VM counts once.
+    for _ in range(3 if by_vmid else 1):
+        for node in get("/nodes"):
+            for vm in get(f"/nodes/{node['node']}/qemu"):
+                if vm.get("template"):
                     continue
-            vmid = int(vm["vmid"])
-            in_sim.add(vmid if by_vmid else (node["node"], vmid))
-            if vm.get("name"):
-                names.append(vm["name"])
+                if prefix and not str(vm.get("name", "")).startswith(prefix):
+                    # Unnamed VMs are clones still being made: count them.
+                    if vm.get("name"):
+                        continue
+                vmid = int(vm["vmid"])
+                key = vmid if by_vmid else (node["node"], vmid)
+                in_sim.add(key)
+                if vm.get("name"):
+                    names[key] = vm["name"]
     print("state", len(in_state), "pvesim", len(in_sim))
     print("duplicates", len(ids) - len(set(ids)))
     print("orphans", len(in_sim - in_state))
     print("missing", len(in_state - in_sim))
-    print("duplicate_names", len(names) - len(set(names)))
+    print("duplicate_names", len(names) - len(set(names.values())))
 
 
 if __name__ == "__main__":
