@@ -7,7 +7,9 @@
 #    process restarted on the target, no reboot), with a plan warning; a
 #    stopped VM moves offline; a linked clone on local storage and an unknown
 #    node are refused at plan;
-#  - SIGKILL of terraform during a migration converges on the next apply.
+#  - SIGKILL of terraform during a migration converges on the next apply;
+#  - a down node never re-creates its VMs; HA's restart is followed, and an
+#    HA-managed VM is moved through HA.
 # Never anything created or orphaned: pvesim's VM ids are checked throughout.
 # Usage: moves_test.sh PROVIDER_BINARY PVESIM_BINARY
 source "$(dirname "$0")/lib.sh"
@@ -260,6 +262,30 @@ expect_exit 0 "the plan follows it and is empty" tf plan -detailed-exitcode
 check "saying it moved" said "was moved outside Terraform from $ha_from to $(vm_node "$id0")"
 check "nothing created" test "$(listed_vmids)" = "$sim_before"
 pve PUT "/pvesim/nodes/$ha_from" -d status=online >/dev/null
+
+# --- an HA-managed VM is moved through HA, not behind its back -------------------
+# tasks_by NODE VMID TYPE: how many TYPE tasks for VMID on NODE were started by
+# the provider's token (not root@pam, as HA's own migrations are).
+tasks_by() {
+  pve GET "/nodes/$1/tasks?source=all&vmid=$2" | python3 -c '
+import json, sys
+print(sum(1 for t in json.load(sys.stdin)["data"]
+          if t.get("type") == sys.argv[1] and t.get("user", "").startswith("terraform")))' "$3"
+}
+ha_on=$(vm_node "$id0")
+mv1_on=$(vm_node "$id1")
+ha_to=$(other "$ha_on" "$mv1_on")
+config "target_node = [\"$ha_to\", \"$mv1_on\"][count.index]" >main.tf
+expect_exit 0 "target_node of the HA-managed mv0 changed: applied" tf apply -auto-approve
+# (mv1 is changed too: target_nodes gives way to a target_node it is on.)
+check "changed in place" output_has "0 added, 2 changed, 0 destroyed"
+check "mv0 is on $ha_to, mv1 still on $mv1_on" \
+  test "$(vm_node "$id0") $(vm_node "$id1")" = "$ha_to $mv1_on"
+check "through HA: no migrate task of the token on $ha_on" \
+  test "$(tasks_by "$ha_on" "$id0" qmigrate)/$(tasks_by "$ha_on" "$id0" hamigrate)" = 0/0
+check "HA still manages it" pve GET "/cluster/ha/resources/vm:$id0" -f -o /dev/null
+check "nothing created" test "$(listed_vmids)" = "$sim_before"
+expect_exit 0 "next plan is empty" tf plan -detailed-exitcode
 pve DELETE "/cluster/ha/resources/vm:$id0" >/dev/null
 
 expect_exit 0 "destroy" tf destroy -auto-approve
