@@ -123,5 +123,22 @@ for priv in "${drops[@]}"; do
   pvesim_stop_all
 done
 
+# Without the agent privilege a node with a static address still applies (the
+# privilege is for DHCP nodes only): the address is recorded unconfirmed,
+# with a warning, instead of asking the agent until wait_for_ip runs out.
+start_sim no-agent "$AGENT_PRIV"
+STATIC=$(new_workdir static)
+cd "$STATIC"
+sed -n '/^terraform {/,/^provider "proxmox" {}/p' "$DHCP/main.tf" >main.tf
+spread_nodes 1 privstatic '10.40.0.${count.index + 10}/24' '  wait_for_ip {
+    timeout = "60s"
+  }' >>main.tf
+expect_exit 0 "init the static node" tf init
+expect_exit 0 "without $AGENT_PRIV a static node applies" tf apply -auto-approve
+check "  warning that the agent did not confirm its address" \
+  output_has "Address not confirmed by the guest agent"
+expect_exit 0 "the static node destroys" tf destroy -auto-approve
+pvesim_stop_all
+
 echo "# $PASSES passed, $FAILURES failed"
 ((FAILURES == 0))

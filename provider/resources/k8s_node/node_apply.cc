@@ -179,9 +179,10 @@ StatusOr<int64_t> CloneOrResume(pve::Client& c, const framework::Context& ctx, c
 }
 
 // Asks the agent until it reports `want` (any address when empty), following
-// the VM should it be migrated meanwhile (`*vm` is where it ends up).
+// the VM should it be migrated meanwhile (`*vm` is where it ends up). Stops
+// at once when the token may not ask (`*denied` says why): that never clears.
 std::optional<std::string> WaitForAddress(pve::Client& c, pve::VmRef* vm, const std::string& want,
-                                          Deadline until, bool& cancelled) {
+                                          Deadline until, bool& cancelled, Status* denied) {
   auto delay = std::chrono::milliseconds(200);
   auto left = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(until -
@@ -192,6 +193,10 @@ std::optional<std::string> WaitForAddress(pve::Client& c, pve::VmRef* vm, const 
   while (!(got = AgentIpv4(c, *vm, want,
                            std::clamp(left(), std::chrono::milliseconds(1000), kAgentAskTimeout),
                            &error))) {
+    if (error.code() == StatusCode::kPermissionDenied) {
+      *denied = error;
+      break;
+    }
     if (std::chrono::steady_clock::now() >= until) break;
     if (pve::Client::IsNotFound(error)) {
       if (auto found = LocateVm(c, SharedClusterListing(), *vm, until);
@@ -304,9 +309,27 @@ void FinishState(pve::Client& c, pve::VmRef vm, Value plan, bool wait_ip, Deadli
     auto until =
         std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(wait_s));
     bool cancelled = false;
-    got = WaitForAddress(c, &vm, want, until, cancelled);
+    Status denied;
+    got = WaitForAddress(c, &vm, want, until, cancelled, &denied);
     std::string what = "VM " + std::to_string(vm.vmid) + " on " + vm.node;
-    if (!got && cancelled) {
+    if (!got && !denied.ok()) {
+      // The privilege is only required for DHCP nodes (the plan checks it);
+      // a static address is recorded without the agent's confirmation.
+      std::string detail = "The API token may not ask " + what +
+                           "'s guest agent for its address (" + denied.message() + "). ";
+      if (want.empty()) {
+        resp.diagnostics.AddError("No IP address from the guest agent",
+                                  detail +
+                                      "Grant the guest-agent privilege of "
+                                      "docs/proxmox-privileges.md. The VM is kept (tainted).");
+      } else {
+        resp.diagnostics.AddWarning(
+            "Address not confirmed by the guest agent",
+            detail + want +
+                " is recorded as configured, without waiting for the guest to report "
+                "it; set wait_for_ip { ipv4 = false } to say so explicitly.");
+      }
+    } else if (!got && cancelled) {
       resp.diagnostics.AddError("Interrupted while waiting for the IP address",
                                 "Terraform was interrupted while " + what +
                                     " was starting. The VM is kept (tainted) in the state.");
