@@ -5,15 +5,18 @@
 # cloned. The import blocks applied: "2 imported, 0 added, 0 changed", then
 # an empty plan. Replacements are no duplicates: `apply -replace` of one node
 # and a template change each leave exactly one VM of every name.
+# create_before_destroy is refused before anything is cloned; once the nodes it
+# left deposed are deleted, the next apply makes them again.
 # Usage: duplicate_test.sh PROVIDER_BINARY PVESIM_BINARY
 source "$(dirname "$0")/lib.sh"
 tf_setup "$(realpath "$1")"
 PVESIM=$(realpath "$2")
 
 pvesim_start "$PVESIM" duplicate --seed 41
-# config_file [TEMPLATE]: two nodes, from the lab's template or TEMPLATE.
+# config_file [TEMPLATE [EXTRA]]: two nodes, from the lab's template or
+# TEMPLATE, with the HCL lines EXTRA in the resource.
 config_file() {
-  { provider_block; spread_nodes 2 dup '10.40.0.${count.index + 10}/16'; } |
+  { provider_block; spread_nodes 2 dup '10.40.0.${count.index + 10}/16' "${2:-}"; } |
     sed "s/\"ubuntu-2204-template\"/\"${1:-ubuntu-2204-template}\"/" >main.tf
 }
 
@@ -76,5 +79,32 @@ check "both replaced" output_has "2 added, 0 changed, 2 destroyed."
 check "one VM named dup0" test "$(named_count dup0)" = 1
 check "one VM named dup1" test "$(named_count dup1)" = 1
 expect_exit 0 "the next plan is empty" tf plan -detailed-exitcode
+
+# create_before_destroy would put a node's replacement beside it (same name,
+# same address): refused before anything is cloned, the nodes kept.
+before=$(sim_vmids | tr '\n' ' ')
+config_file ubuntu-2204-template '  lifecycle {
+    create_before_destroy = true
+  }'
+expect_exit 1 "a replacement with create_before_destroy fails" tf apply -auto-approve
+check "saying to remove create_before_destroy" said "remove that setting: a node and its replacement"
+check "and how to remove a node it left deposed" said "drain it, delete its VM (qm destroy)"
+check "nothing cloned, nothing deleted" test "$(sim_vmids | tr '\n' ' ')" = "$before"
+check "both nodes still in state (deposed)" test "$(state_vmids | wc -l)" = 2
+config_file ubuntu-2204-template
+# qm_destroy NODE VMID: stops and deletes the VM, as an administrator would.
+qm_destroy() {
+  pve POST "/nodes/$1/qemu/$2/status/stop" >/dev/null
+  stopped() { pve GET "/nodes/$1/qemu/$2/status/current" | grep -q '"status":"stopped"'; }
+  wait_until 30 "VM $2 stopped" stopped "$1" "$2"
+  pve DELETE "/nodes/$1/qemu/$2" >/dev/null
+  gone() { [[ $(named_count "$3") == 0 ]]; }
+  wait_until 30 "VM $2 deleted" gone "$1" "$2" "$3"
+}
+while read -r node id; do qm_destroy "$node" "$id" "$(pve GET "/nodes/$node/qemu/$id/config" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["name"])')"; done < <(state_vmids)
+expect_exit 0 "with the deposed VMs deleted, the apply makes both again" tf apply -auto-approve
+check "2 added" output_has "2 added, 0 changed, 0 destroyed"
+check "one VM named dup0" test "$(named_count dup0)" = 1
 expect_exit 0 "destroy" tf destroy -auto-approve
 finish

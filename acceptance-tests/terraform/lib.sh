@@ -114,6 +114,12 @@ output_has() {
   grep -qF -- "$1" "$TEST_ROOT/last.out"
 }
 
+# said TEXT: the last expect_exit output contains TEXT, however Terraform
+# wrapped its diagnostics (box characters and line breaks dropped).
+said() {
+  sed 's/^[│ ]*//' "$TEST_ROOT/last.out" | tr -s ' \n' '  ' | grep -qF -- "$1"
+}
+
 # spread_nodes COUNT NAME ADDRESS [EXTRA]: COUNT proxmox_k8s_node "n" named
 # NAME<index>, placed over pve1-3 from the lab's template, with ip.address
 # ADDRESS (HCL may use count.index) and EXTRA blocks inside the resource.

@@ -57,11 +57,6 @@ r = json.load(sys.stdin)["values"]["root_module"]["resources"][0]
 print(r["values"]["memory"])'
 }
 unlocked() { [[ -z $(vm_lock) ]]; }
-# said TEXT: the last expect_exit output contains TEXT, however Terraform
-# wrapped its diagnostics (box characters and line breaks dropped).
-said() {
-  sed 's/^[│ ]*//' "$TEST_ROOT/last.out" | tr -s ' \n' '  ' | grep -qF -- "$1"
-}
 # backup: starts a snapshot-mode vzdump of the VM; prints its UPID.
 backup() {
   pve POST /nodes/pve1/vzdump -d "vmid=$id" -d mode=snapshot |

@@ -80,13 +80,6 @@ power() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"])')
   wait_until 30 "$2 of $1" task_done "$node" "$upid"
 }
-# said TEXT: the last expect_exit output contains TEXT, however terraform
-# wrapped its lines.
-said() {
-  local text
-  text=$(tr -s ' \n' '  ' <"$TEST_ROOT/last.out")
-  [[ $text == *"$1"* ]]
-}
 # boot_id VMID: the guest's boot, as pvesim keeps it (a reboot changes it; an
 # online migration does not).
 # listed_vmids: the VM ids of /cluster/resources (which lists the VMs of a

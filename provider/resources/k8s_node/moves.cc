@@ -150,8 +150,9 @@ Status FollowingMoves(pve::Client& c, ClusterListing& listing, pve::VmRef* vm,
     if ((!missing && !IsLocked(s)) || hops >= 8) return s;
     auto found = LocateVm(c, listing, *vm, deadline);
     if (!found.ok() || found->unreachable) return s;
-    // Still here: a lock other than the migration's is the caller's to handle.
-    if (found->vm.node == vm->node && (missing || !found->config.lock.empty())) return s;
+    // Still here and locked: a lock other than the migration's is the
+    // caller's to handle. Found after "not found": it moved (maybe back).
+    if (!missing && found->vm.node == vm->node && !found->config.lock.empty()) return s;
     if (found->vm.node != vm->node) {
       log::Info("VM moved while being changed; following it",
                 {{"vmid", vm->vmid}, {"from", vm->node}, {"to", found->vm.node}});

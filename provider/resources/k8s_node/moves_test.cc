@@ -336,6 +336,21 @@ TEST_CASE("a step locked by a migration waits for it and follows the VM") {
   CHECK(vm.node == "pve2");
 }
 
+TEST_CASE("a VM that moved away and back meanwhile is not taken for gone") {
+  Moves m;
+  m.Config("pve1", {{"name", "k8spps1"}});
+  pve::VmRef vm{"pve1", 101};
+  int runs = 0;
+  ClusterListing listing;
+  // The first delete found no config on pve1: the VM was on pve2 then.
+  Status s = FollowingMoves(*m.client, listing, &vm,
+                            std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                            [&] { return ++runs == 1 ? NotFoundError(kMissing) : Status::Ok(); });
+  CHECK(s.ok());
+  CHECK(runs == 2);
+  CHECK(vm.node == "pve1");
+}
+
 TEST_CASE("a VM no node holds stays not found, and other errors are returned as they are") {
   Moves m;
   m.Missing("pve1");

@@ -85,6 +85,8 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
   std::string queue = tmpl.node + "/" + std::to_string(tmpl.vmid) + "/" +
                       (m.disk && m.disk->storage ? *m.disk->storage : "");
   Status last;
+  int64_t lost_id = 0;  // the id of a clone whose answer was lost and not found
+  int lost = 0;
   for (int attempt = 0; attempt < 30; ++attempt) {
     if (ctx.Cancelled()) return CancelledError("cancelled");
     if (std::chrono::steady_clock::now() > deadline) {
@@ -93,6 +95,8 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
     int64_t id = 0;
     if (m.vmid) {
       id = *m.vmid;
+    } else if (lost_id != 0) {
+      id = lost_id;  // still reserved
     } else {
       std::optional<int64_t> lo, hi;
       if (m.vmid_range) std::tie(lo, hi) = *m.vmid_range;
@@ -107,12 +111,29 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
     CloneQueue().Acquire(queue);
     auto upid = pve::CloneVm(c, {tmpl.node, tmpl.vmid}, req);
     Status s = upid.ok() ? pve::WaitForTask(c, *upid, deadline, "clone") : upid.status();
-    if (!upid.ok() && upid.status().code() == StatusCode::kUnavailable) {
+    bool answer_lost = !upid.ok() && upid.status().code() == StatusCode::kUnavailable;
+    // Retried with the same id after a lost answer: "already exists" may be
+    // the first request, which landed after all.
+    bool landed_late = lost_id != 0 && s.code() == StatusCode::kAlreadyExists;
+    if (answer_lost || landed_late) {
       // The answer was lost, not necessarily the clone: look for our marker.
       s = AdoptLostClone(c, {tmpl.node, id}, marker, deadline, upid.status());
     }
     CloneQueue().Release(queue);
     if (s.ok()) return id;
+    if (answer_lost && s.code() == StatusCode::kUnavailable && ++lost < 3) {
+      // Proxmox writes the new VM's config before it answers a clone: with
+      // none there, the request did not get through. Again with the same id,
+      // so that a request that lands late is refused, never doubled.
+      log::Info("the clone's answer was lost and no clone exists; retrying",
+                {{"vmid", id}, {"attempt", attempt + 1}});
+      lost_id = id;
+      if (!c.Backoff(std::chrono::milliseconds(300 * lost))) {
+        return CancelledError("cancelled while retrying the clone");
+      }
+      continue;
+    }
+    lost_id = 0;
     if (!m.vmid) Ledger().Release(id);
     last = s;
     if (s.code() == StatusCode::kAlreadyExists && !m.vmid) {

@@ -262,6 +262,7 @@ TEST_CASE("a create plan never duplicates a node: the existing VM is named, with
     CHECK(HasError(c.Errors(plan),
                    "import {\n  to = <address, e.g. proxmox_k8s_node.n[0]>\n  "
                    "id = \"pve2/101\"\n}"));
+    CHECK(HasError(c.Errors(plan), "remove that setting: a node and its replacement cannot"));
   }
   SUBCASE("someone else's: named, no import offered") {
     c.AddVm("pve2", 300, "k8spps1", "made by hand");

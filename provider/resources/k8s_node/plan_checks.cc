@@ -57,7 +57,13 @@ std::string DuplicateDetail(const std::string& name, const std::string& node, in
          "adopt it as this resource, add an import block with this resource's address (the "
          "\"with\" line above) and apply:\n\nimport {\n  to = <address, e.g. "
          "proxmox_k8s_node.n[0]>\n  id = \"" +
-         id + "\"\n}";
+         id +
+         "\"\n}\n\nIf this apply replaces that node with lifecycle { create_before_destroy = "
+         "true }, remove that setting: a node and its replacement cannot exist at once (same "
+         "name and address). The default replacement deletes the old VM first; replace nodes "
+         "one at a time, drained. Should a failed apply have left the old node deposed (the "
+         "plan lists a \"deposed object\"), drain it, delete its VM (qm destroy), then "
+         "apply.";
 }
 
 }  // namespace
