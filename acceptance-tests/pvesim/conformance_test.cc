@@ -1,6 +1,7 @@
 // Compares pvesim's own parameter table and privilege checks with the
 // official Proxmox VE API schema dumps, each release against its own dump
-// (8.4 as pvesim --pve-version 8.4.x, 9.1 as 9.1.x), when they are available
+// (8.4 as pvesim --pve-version 8.4.x, 9.1 as 9.1.x), the endpoints of moves
+// included, when they are available
 // (they are not part of the project).
 // Without them the binary exits with kSkipExitCode after its other cases, so
 // CTest reports the test as skipped (SKIP_RETURN_CODE), never as passed.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "acceptance-tests/pvesim/params.h"
+#include "acceptance-tests/pvesim/params_moves.h"
 #include "acceptance-tests/pvesim/privileges.h"
 
 namespace pvek8s::pvesim {
@@ -178,6 +180,12 @@ void CheckAgainst(const std::string& file, int major) {
   json schema = json::parse(ss.str(), nullptr, false);
   REQUIRE_FALSE(schema.is_discarded());
   std::vector<MethodDef> table = MethodDefsFor(major);
+  // The endpoints of moves (migrate, HA resources, groups and rules) have
+  // their own table, one per release; /pvesim/ is the simulator's own
+  // control API (a node going down), not Proxmox's.
+  for (const MethodDef& m : MoveMethodDefs(major >= 9)) {
+    if (!m.path.starts_with("/pvesim/")) table.push_back(m);
+  }
   std::vector<std::string> problems = Compare(schema, table);
   for (const auto& p : CompareComplete(schema, table)) problems.push_back(p);
   for (const auto& p : ComparePermissions(schema, VmEndpointPrivs(major))) problems.push_back(p);
