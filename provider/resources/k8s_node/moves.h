@@ -45,8 +45,9 @@ StatusOr<LocatedVm> LocateVm(pve::Client& client, ClusterListing& listing,
 // Runs `op`, which acts on `*vm`, and again where the VM is now when it
 // failed because HA or an administrator migrated the VM meanwhile: not found
 // on its node, or locked by a migration (waited for until `deadline`). `*vm`
-// follows the VM (at most 8 moves, including a move away and back). Any other result of `op` is returned as
-// is; so is a kNotFound when no node holds the VM any more.
+// follows the VM (at most 8 moves, a move away and back included). Any
+// other result of `op` is returned as is; so is a kNotFound when no node
+// holds the VM any more.
 Status FollowingMoves(pve::Client& client, ClusterListing& listing, pve::VmRef* vm,
                       MoveDeadline deadline, const std::function<Status()>& op);
 
