@@ -77,11 +77,84 @@ bool Place(pve::Client& c, const NodeModel& m, OwnerMarker& marker, Placement& p
   return true;
 }
 
-// Clones the template with a safe id: retries a lost id race with a new id
-// and lock timeouts with backoff; an answer lost in transit is checked for
-// by our marker.
-StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const NodeModel& m,
-                        const TemplateRef& tmpl, const OwnerMarker& marker, Deadline deadline) {
+// Create is done with the VM (it is in the state returned to Terraform):
+// drop the pending flag. Best effort; a flag left behind only matters if
+// that state is lost too.
+Status ClearPending(pve::Client& c, const pve::VmRef& vm, const NodeModel& m, OwnerMarker marker) {
+  marker.pending = false;
+  pve::VmConfigPatch patch;
+  patch.description = DescriptionWithMarker(m.description, marker);
+  Status s = pve::UpdateVmConfig(c, vm, patch);
+  if (!s.ok())
+    log::Warn("could not clear the pending mark", {{"vmid", vm.vmid}, {"error", s.message()}});
+  return s;
+}
+
+Value WithNode(const Value& state, const pve::VmRef& vm) {
+  return state.WithAttr("target_node", Value::String(vm.node))
+      .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
+}
+
+// Step 2: a new clone, or the interrupted one taken over.
+StatusOr<int64_t> CloneOrResume(pve::Client& c, const framework::Context& ctx, const NodeModel& m,
+                                Placement& p, OwnerMarker& marker, PrivateData& priv,
+                                Deadline deadline) {
+  if (!p.resumed) {
+    priv.owner = HexEncode(RandomBytes(8));
+    marker.owner = priv.owner;
+    return CloneTemplate(c, ctx, m, *p.source, marker, deadline);
+  }
+  priv.owner = marker.owner;
+  auto unlocked = WaitUnlocked(c, {p.node, p.resumed->vmid}, deadline);
+  if (!unlocked.ok()) {
+    Ledger().Release(p.resumed->vmid);
+    return unlocked.status();
+  }
+  log::Info("resuming a create that an earlier apply left unfinished",
+            {{"vmid", p.resumed->vmid}, {"node", p.node}});
+  return p.resumed->vmid;
+}
+
+// Asks the agent until it reports `want` (any address when empty), following
+// the VM should it be migrated meanwhile (`*vm` is where it ends up). Stops
+// at once when the token may not ask (`*denied` says why): that never clears.
+std::optional<std::string> WaitForAddress(pve::Client& c, pve::VmRef* vm, const std::string& want,
+                                          Deadline until, bool& cancelled, Status* denied) {
+  auto delay = std::chrono::milliseconds(200);
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(until -
+                                                                 std::chrono::steady_clock::now());
+  };
+  std::optional<std::string> got;
+  Status error;
+  while (!(got = AgentIpv4(c, *vm, want,
+                           std::clamp(left(), std::chrono::milliseconds(1000), kAgentAskTimeout),
+                           &error))) {
+    if (error.code() == StatusCode::kPermissionDenied) {
+      *denied = error;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= until) break;
+    if (pve::Client::IsNotFound(error)) {
+      if (auto found = LocateVm(c, SharedClusterListing(), *vm, until);
+          found.ok() && !found->unreachable) {
+        *vm = found->vm;
+      }
+    }
+    if (!c.Backoff(std::min(delay, left()))) {
+      cancelled = true;
+      break;
+    }
+    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+  }
+  return got;
+}
+
+}  // namespace
+
+StatusOr<int64_t> CloneTemplate(pve::Client& c, const framework::Context& ctx, const NodeModel& m,
+                                const TemplateRef& tmpl, const OwnerMarker& marker,
+                                Deadline deadline) {
   std::string queue = tmpl.node + "/" + std::to_string(tmpl.vmid) + "/" +
                       (m.disk && m.disk->storage ? *m.disk->storage : "");
   Status last;
@@ -160,81 +233,6 @@ StatusOr<int64_t> Clone(pve::Client& c, const framework::Context& ctx, const Nod
   }
   return last;
 }
-
-// Create is done with the VM (it is in the state returned to Terraform):
-// drop the pending flag. Best effort; a flag left behind only matters if
-// that state is lost too.
-Status ClearPending(pve::Client& c, const pve::VmRef& vm, const NodeModel& m, OwnerMarker marker) {
-  marker.pending = false;
-  pve::VmConfigPatch patch;
-  patch.description = DescriptionWithMarker(m.description, marker);
-  Status s = pve::UpdateVmConfig(c, vm, patch);
-  if (!s.ok())
-    log::Warn("could not clear the pending mark", {{"vmid", vm.vmid}, {"error", s.message()}});
-  return s;
-}
-
-Value WithNode(const Value& state, const pve::VmRef& vm) {
-  return state.WithAttr("target_node", Value::String(vm.node))
-      .WithAttr("id", Value::String(vm.node + "/" + std::to_string(vm.vmid)));
-}
-
-// Step 2: a new clone, or the interrupted one taken over.
-StatusOr<int64_t> CloneOrResume(pve::Client& c, const framework::Context& ctx, const NodeModel& m,
-                                Placement& p, OwnerMarker& marker, PrivateData& priv,
-                                Deadline deadline) {
-  if (!p.resumed) {
-    priv.owner = HexEncode(RandomBytes(8));
-    marker.owner = priv.owner;
-    return Clone(c, ctx, m, *p.source, marker, deadline);
-  }
-  priv.owner = marker.owner;
-  auto unlocked = WaitUnlocked(c, {p.node, p.resumed->vmid}, deadline);
-  if (!unlocked.ok()) {
-    Ledger().Release(p.resumed->vmid);
-    return unlocked.status();
-  }
-  log::Info("resuming a create that an earlier apply left unfinished",
-            {{"vmid", p.resumed->vmid}, {"node", p.node}});
-  return p.resumed->vmid;
-}
-
-// Asks the agent until it reports `want` (any address when empty), following
-// the VM should it be migrated meanwhile (`*vm` is where it ends up). Stops
-// at once when the token may not ask (`*denied` says why): that never clears.
-std::optional<std::string> WaitForAddress(pve::Client& c, pve::VmRef* vm, const std::string& want,
-                                          Deadline until, bool& cancelled, Status* denied) {
-  auto delay = std::chrono::milliseconds(200);
-  auto left = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(until -
-                                                                 std::chrono::steady_clock::now());
-  };
-  std::optional<std::string> got;
-  Status error;
-  while (!(got = AgentIpv4(c, *vm, want,
-                           std::clamp(left(), std::chrono::milliseconds(1000), kAgentAskTimeout),
-                           &error))) {
-    if (error.code() == StatusCode::kPermissionDenied) {
-      *denied = error;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= until) break;
-    if (pve::Client::IsNotFound(error)) {
-      if (auto found = LocateVm(c, SharedClusterListing(), *vm, until);
-          found.ok() && !found->unreachable) {
-        *vm = found->vm;
-      }
-    }
-    if (!c.Backoff(std::min(delay, left()))) {
-      cancelled = true;
-      break;
-    }
-    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
-  }
-  return got;
-}
-
-}  // namespace
 
 void CreateNode(pve::Client& c, const framework::CreateRequest& req, ApplyResponse& resp) {
   Value plan = req.planned_state;

@@ -11,6 +11,7 @@
 #include "provider/resources/k8s_node/marker.h"
 #include "provider/resources/k8s_node/node_model.h"
 #include "provider/resources/k8s_node/vm_ops.h"
+#include "provider/resources/templates.h"
 
 namespace pvek8s::resources::node {
 
@@ -19,6 +20,16 @@ namespace pvek8s::resources::node {
 // orphaned. Safe to run for many nodes at once.
 void CreateNode(pve::Client& client, const framework::CreateRequest& req,
                 framework::ApplyResponse& resp);
+
+// Clones `tmpl` into a new VM carrying `marker` (named and placed as `m`
+// says), with `m.vmid` or an id from the ledger. A lost id race is retried
+// with a new id, lock timeouts with backoff. When the answer is lost in
+// transit, a clone carrying our marker is adopted; with no VM of that id,
+// the clone is sent again with the same id, so that a first request that
+// lands late is refused, never doubled.
+StatusOr<int64_t> CloneTemplate(pve::Client& client, const framework::Context& ctx,
+                                const NodeModel& m, const TemplateRef& tmpl,
+                                const OwnerMarker& marker, Deadline deadline);
 
 // Writes every setting that differs from `prior` (all of them when nullopt),
 // the description with `marker`, and grows the disk.

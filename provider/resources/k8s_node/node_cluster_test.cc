@@ -5,10 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "provider/framework/resource.h"
 #include "provider/framework/schema.h"
 #include "provider/pve/client.h"
 #include "provider/pve/fake_transport.h"
 #include "provider/resources/k8s_node/marker.h"
+#include "provider/resources/k8s_node/node_apply.h"
 #include "provider/resources/k8s_node/node_model.h"
 #include "provider/resources/k8s_node/node_schema.h"
 #include "provider/resources/k8s_node/placement.h"
@@ -394,4 +396,60 @@ TEST_CASE("a clone answer lost in transit is adopted only when it carries our ma
 }
 
 }  // namespace
+TEST_CASE("a clone whose answer was lost is sent again with the same id, never doubled") {
+  FakeCluster c;
+  NodeModel m = NodeModel::FromValue(
+      c.Plan({{"target_node", Value::String("pve1")}, {"vmid", Value::Int(140)}}));
+  OwnerMarker ours{"me", "ubuntu-2204", "worker", true, true, "o"};
+  const std::string clone = "/nodes/pve1/qemu/9000/clone";
+  const std::string upid = "UPID:pve1:00000001:00000001:00000001:qmclone:9000:root@pam:";
+  c.fake->On("GET", "/nodes/pve1/tasks/" + upid + "/status", [](const HttpRequest&) {
+    return FakeTransport::Data({{"status", "stopped"}, {"exitstatus", "OK"}});
+  });
+  // The first request's connection drops.
+  c.fake->Queue("POST", clone, UnavailableError("Server returned nothing"));
+  std::vector<std::string> newids;
+  auto record = [&](const HttpRequest& r) {
+    for (const auto& [k, v] : r.params) {
+      if (k == "newid") newids.push_back(v);
+    }
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  framework::Context ctx;
+  SUBCASE("it never reached Proxmox: the second request clones") {
+    c.fake->On("GET", "/nodes/pve1/qemu/140/config", [](const HttpRequest&) {
+      return FakeTransport::Error(
+          500, "Configuration file 'nodes/pve1/qemu-server/140.conf' does not exist");
+    });
+    c.fake->On("POST", clone, [&](const HttpRequest& r) {
+      record(r);
+      return FakeTransport::Data(upid);
+    });
+    auto id = CloneTemplate(*c.client, ctx, m, {"pve1", 9000, "ubuntu-2204"}, ours, deadline);
+    REQUIRE(id.ok());
+    CHECK(*id == 140);
+    CHECK(newids == std::vector<std::string>{"140"});
+    CHECK(c.fake->Count("POST", clone) == 2);
+  }
+  SUBCASE("it landed after all: the same id is refused and ours adopted") {
+    bool landed = false;
+    c.fake->On("GET", "/nodes/pve1/qemu/140/config", [&](const HttpRequest&) {
+      if (!landed) {
+        return FakeTransport::Error(
+            500, "Configuration file 'nodes/pve1/qemu-server/140.conf' does not exist");
+      }
+      return FakeTransport::Data({{"name", "k8spps1"}, {"description", FormatMarker(ours)}});
+    });
+    c.fake->On("POST", clone, [&](const HttpRequest& r) {
+      record(r);
+      landed = true;
+      return FakeTransport::Error(500, "unable to create VM 140: config file already exists");
+    });
+    auto id = CloneTemplate(*c.client, ctx, m, {"pve1", 9000, "ubuntu-2204"}, ours, deadline);
+    REQUIRE(id.ok());
+    CHECK(*id == 140);
+    CHECK(newids == std::vector<std::string>{"140"});
+  }
+}
+
 }  // namespace pvek8s::resources::node
