@@ -57,12 +57,14 @@ bool IsLinkedClone(const LocalDisk& disk) {
 StatusOr<bool> IsHaManaged(Client& client, int64_t vmid) {
   auto r = client.Call("GET", "/cluster/ha/resources/vm:" + std::to_string(vmid));
   if (r.ok()) return true;
-  const std::string& m = r.status().message();
-  if (m.find("no such resource") != std::string::npos || Client::IsNotFound(r.status()) ||
-      r.status().code() == StatusCode::kUnimplemented) {
+  // A copy: status() returns by value, and a reference to its message
+  // would dangle.
+  const Status status = r.status();
+  if (status.message().find("no such resource") != std::string::npos ||
+      Client::IsNotFound(status) || status.code() == StatusCode::kUnimplemented) {
     return false;
   }
-  return r.status();
+  return status;
 }
 
 Status HaMigrate(Client& client, int64_t vmid, const std::string& target) {
