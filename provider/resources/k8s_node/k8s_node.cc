@@ -545,11 +545,8 @@ void K8sNodeResource::Delete(const framework::DeleteRequest& req, Diagnostics& d
   auto deadline = After(prior.timeouts.delete_seconds);
   PrivateData priv = PrivateData::Parse(req.planned_private);
   // A VM moved since the refresh, or while it is deleted, is deleted where
-  // it is, never reported gone.
-  if (auto found = node::LocateVm(c, SharedClusterListing(), vm, deadline);
-      found.ok() && !found->unreachable) {
-    vm = found->vm;
-  }
+  // it is (FollowingMoves finds it when its node says it is not there),
+  // never reported gone.
   node::LockWait wait{"delete", prior.timeouts.delete_seconds, deadline};
   bool refused = false;
   Status s = node::FollowingMoves(c, SharedClusterListing(), &vm, deadline, [&] {
